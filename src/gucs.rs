@@ -1,0 +1,70 @@
+//! Every gn_flux setting, in one place. All names start with `gn_flux.`, a prefix reserved at load.
+use pgrx::guc::{GucContext, GucFlags, GucRegistry, GucSetting};
+use std::sync::atomic::{AtomicBool, Ordering};
+
+/// `gn_flux.progress_notices`: NOTICE lines (page, rows, rows/s) during long runs.
+pub static PROGRESS_NOTICES: GucSetting<bool> = GucSetting::<bool>::new(true);
+/// `gn_flux.http_connect_timeout_ms`: TCP/TLS connect timeout of every HTTP request.
+pub static HTTP_CONNECT_TIMEOUT_MS: GucSetting<i32> = GucSetting::<i32>::new(10_000);
+/// `gn_flux.http_timeout_ms`: read timeout of every HTTP request (time without progress).
+pub static HTTP_TIMEOUT_MS: GucSetting<i32> = GucSetting::<i32>::new(120_000);
+
+static LOADED_FROM_PRELOAD: AtomicBool = AtomicBool::new(false);
+
+/// Defines the session-level settings. Safe in any backend, preloaded or not.
+pub fn init() {
+    GucRegistry::define_bool_guc(
+        c"gn_flux.progress_notices",
+        c"Emit NOTICE lines with progress (pages, rows, rows/s) during long gn_flux runs.",
+        c"Turn off in scripts that treat notices as noise; failures are still reported as errors.",
+        &PROGRESS_NOTICES,
+        GucContext::Userset,
+        GucFlags::default(),
+    );
+    GucRegistry::define_int_guc(
+        c"gn_flux.http_connect_timeout_ms",
+        c"Connect timeout of gn_flux HTTP requests.",
+        c"Applies to each attempt; retries follow the source's retry policy.",
+        &HTTP_CONNECT_TIMEOUT_MS,
+        1,
+        3_600_000,
+        GucContext::Userset,
+        GucFlags::UNIT_MS,
+    );
+    GucRegistry::define_int_guc(
+        c"gn_flux.http_timeout_ms",
+        c"Read timeout of gn_flux HTTP requests (longest wait without receiving data).",
+        c"A cancel (pg_cancel_backend, statement_timeout) interrupts a request sooner.",
+        &HTTP_TIMEOUT_MS,
+        1,
+        3_600_000,
+        GucContext::Userset,
+        GucFlags::UNIT_MS,
+    );
+    reserve_prefix();
+}
+
+/// Registers what only a preloaded library may register (postmaster settings, background
+/// workers). Called from `_PG_init` only while shared_preload_libraries is processed.
+pub fn init_preloaded() {
+    LOADED_FROM_PRELOAD.store(true, Ordering::Relaxed);
+}
+
+/// True while the postmaster processes shared_preload_libraries.
+#[allow(unsafe_code)]
+pub fn preloading() -> bool {
+    // SAFETY: a plain read of a PostgreSQL global boolean, from the main thread during _PG_init.
+    unsafe { pgrx::pg_sys::process_shared_preload_libraries_in_progress }
+}
+
+/// Whether this process inherited a library loaded through shared_preload_libraries.
+pub fn loaded_from_preload() -> bool {
+    LOADED_FROM_PRELOAD.load(Ordering::Relaxed)
+}
+
+#[allow(unsafe_code)]
+fn reserve_prefix() {
+    // SAFETY: FFI call with a static NUL-terminated string, from the main thread during _PG_init;
+    // it turns SET of unknown gn_flux.* names into errors instead of silent placeholders.
+    unsafe { pgrx::pg_sys::MarkGUCPrefixReserved(c"gn_flux".as_ptr()) }
+}

@@ -1,0 +1,77 @@
+//! gn_flux: a GeoNature data-exchange node inside PostgreSQL.
+//!
+//! This file only wires the modules together; each SQL feature lives in its own module.
+use pgrx::prelude::*;
+
+mod error;
+mod gucs;
+mod info;
+
+::pgrx::pg_module_magic!(name, version);
+
+::pgrx::extension_sql_file!("../sql/schema/000_bootstrap.sql", name = "bootstrap", bootstrap);
+
+#[pg_guard]
+pub extern "C-unwind" fn _PG_init() {
+    // Session-level settings can be defined in any backend.
+    gucs::init();
+    if !gucs::preloading() {
+        // Loaded by CREATE EXTENSION or a first call: postmaster-level settings and background
+        // workers can only be registered from shared_preload_libraries.
+        return;
+    }
+    gucs::init_preloaded();
+}
+
+#[cfg(any(test, feature = "pg_test"))]
+#[pg_schema]
+mod tests {
+    use pgrx::prelude::*;
+
+    #[pg_test]
+    fn version_names_the_release_and_commit() {
+        let v = Spi::get_one::<String>("SELECT gn_flux.version()").unwrap().unwrap();
+        assert!(v.starts_with(&format!("gn_flux {} (commit ", env!("CARGO_PKG_VERSION"))), "{v}");
+    }
+
+    #[pg_test]
+    fn loaded_through_shared_preload_libraries() {
+        let libs = Spi::get_one::<String>("SELECT current_setting('shared_preload_libraries')").unwrap().unwrap();
+        assert!(libs.split(',').any(|l| l.trim() == "gn_flux"), "{libs}");
+        let preloaded = Spi::get_one::<bool>("SELECT gn_flux._loaded_from_preload()").unwrap().unwrap();
+        assert!(preloaded);
+    }
+
+    #[pg_test]
+    fn schema_and_settings_exist() {
+        let owner = Spi::get_one::<String>(
+            "SELECT n.nspname::text FROM pg_extension e JOIN pg_namespace n ON n.oid = e.extnamespace WHERE e.extname = 'gn_flux'",
+        )
+        .unwrap()
+        .unwrap();
+        assert_eq!(owner, "gn_flux");
+        let notices = Spi::get_one::<String>("SELECT current_setting('gn_flux.progress_notices')").unwrap().unwrap();
+        assert_eq!(notices, "on");
+        let postgis = Spi::get_one::<bool>("SELECT EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'postgis')").unwrap().unwrap();
+        assert!(postgis);
+    }
+
+    #[pg_test]
+    #[should_panic(expected = "invalid value for parameter")]
+    fn settings_are_validated() {
+        Spi::run("SET gn_flux.http_timeout_ms = -5").unwrap();
+    }
+}
+
+/// Required by `cargo pgrx test`.
+#[cfg(test)]
+pub mod pg_test {
+    pub fn setup(_options: Vec<&str>) {}
+
+    #[must_use]
+    pub fn postgresql_conf_options() -> Vec<&'static str> {
+        // The test cluster preloads gn_flux (as production clusters will, for the background
+        // worker) and pg_cron; the plain CREATE EXTENSION path is covered by the end-to-end tests.
+        vec!["shared_preload_libraries='gn_flux,pg_cron'", "cron.database_name='pgrx_tests'"]
+    }
+}
