@@ -18,7 +18,11 @@ fn main() {
         .filter(|o| o.status.success())
         .map(|o| !o.stdout.is_empty())
         .unwrap_or(false);
-    let commit = if dirty && commit != "unknown" { format!("{commit}-dirty") } else { commit };
+    let commit = if dirty && commit != "unknown" {
+        format!("{commit}-dirty")
+    } else {
+        commit
+    };
     println!("cargo:rustc-env=GN_FLUX_GIT_COMMIT={commit}");
     // Rebuild when HEAD moves (a commit or a checkout), not on every file change.
     for path in [".git/HEAD", ".git/index"] {

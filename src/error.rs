@@ -10,35 +10,76 @@ use pgrx::{PgLogLevel, PgSqlErrorCode};
 #[derive(Debug, thiserror::Error)]
 pub enum GnFluxError {
     #[error("{message}")]
-    InvalidArgument { message: String, detail: Option<String>, hint: String },
+    InvalidArgument {
+        message: String,
+        detail: Option<String>,
+        hint: String,
+    },
     #[error("{message}")]
-    UndefinedObject { message: String, detail: Option<String>, hint: String },
+    UndefinedObject {
+        message: String,
+        detail: Option<String>,
+        hint: String,
+    },
     #[error("{message}")]
-    DuplicateObject { message: String, detail: Option<String>, hint: String },
+    DuplicateObject {
+        message: String,
+        detail: Option<String>,
+        hint: String,
+    },
     #[error("{message}")]
-    InsufficientPrivilege { message: String, detail: Option<String>, hint: String },
+    InsufficientPrivilege {
+        message: String,
+        detail: Option<String>,
+        hint: String,
+    },
     #[error("{message}")]
-    WrongState { message: String, detail: Option<String>, hint: String },
+    WrongState {
+        message: String,
+        detail: Option<String>,
+        hint: String,
+    },
     #[error("{message}")]
-    Remote { message: String, detail: Option<String>, hint: String },
+    Remote {
+        message: String,
+        detail: Option<String>,
+        hint: String,
+    },
     #[error("{message}")]
-    Internal { message: String, detail: Option<String>, hint: String },
+    Internal {
+        message: String,
+        detail: Option<String>,
+        hint: String,
+    },
 }
 
 impl GnFluxError {
     pub fn invalid(message: impl Into<String>, hint: impl Into<String>) -> Self {
-        GnFluxError::InvalidArgument { message: message.into(), detail: None, hint: hint.into() }
+        GnFluxError::InvalidArgument {
+            message: message.into(),
+            detail: None,
+            hint: hint.into(),
+        }
     }
 
     fn parts(&self) -> (PgSqlErrorCode, &str, Option<&str>, &str) {
         use GnFluxError::*;
         use PgSqlErrorCode::*;
         match self {
-            InvalidArgument { message, detail, hint } => (ERRCODE_INVALID_PARAMETER_VALUE, message, detail.as_deref(), hint),
+            InvalidArgument { message, detail, hint } => {
+                (ERRCODE_INVALID_PARAMETER_VALUE, message, detail.as_deref(), hint)
+            }
             UndefinedObject { message, detail, hint } => (ERRCODE_UNDEFINED_OBJECT, message, detail.as_deref(), hint),
             DuplicateObject { message, detail, hint } => (ERRCODE_DUPLICATE_OBJECT, message, detail.as_deref(), hint),
-            InsufficientPrivilege { message, detail, hint } => (ERRCODE_INSUFFICIENT_PRIVILEGE, message, detail.as_deref(), hint),
-            WrongState { message, detail, hint } => (ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE, message, detail.as_deref(), hint),
+            InsufficientPrivilege { message, detail, hint } => {
+                (ERRCODE_INSUFFICIENT_PRIVILEGE, message, detail.as_deref(), hint)
+            }
+            WrongState { message, detail, hint } => (
+                ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
+                message,
+                detail.as_deref(),
+                hint,
+            ),
             Remote { message, detail, hint } => (ERRCODE_EXTERNAL_ROUTINE_EXCEPTION, message, detail.as_deref(), hint),
             Internal { message, detail, hint } => (ERRCODE_INTERNAL_ERROR, message, detail.as_deref(), hint),
         }

@@ -4,7 +4,11 @@ use pgrx::prelude::*;
 /// `gn_flux <version> (commit <sha>)`: the release and the git commit the library was built from.
 #[pg_extern(stable, parallel_safe, name = "version")]
 fn version() -> String {
-    format!("gn_flux {} (commit {})", env!("CARGO_PKG_VERSION"), env!("GN_FLUX_GIT_COMMIT"))
+    format!(
+        "gn_flux {} (commit {})",
+        env!("CARGO_PKG_VERSION"),
+        env!("GN_FLUX_GIT_COMMIT")
+    )
 }
 
 /// Whether this backend loaded gn_flux from shared_preload_libraries (internal, for tests and

@@ -31,14 +31,21 @@ mod tests {
     #[pg_test]
     fn version_names_the_release_and_commit() {
         let v = Spi::get_one::<String>("SELECT gn_flux.version()").unwrap().unwrap();
-        assert!(v.starts_with(&format!("gn_flux {} (commit ", env!("CARGO_PKG_VERSION"))), "{v}");
+        assert!(
+            v.starts_with(&format!("gn_flux {} (commit ", env!("CARGO_PKG_VERSION"))),
+            "{v}"
+        );
     }
 
     #[pg_test]
     fn loaded_through_shared_preload_libraries() {
-        let libs = Spi::get_one::<String>("SELECT current_setting('shared_preload_libraries')").unwrap().unwrap();
+        let libs = Spi::get_one::<String>("SELECT current_setting('shared_preload_libraries')")
+            .unwrap()
+            .unwrap();
         assert!(libs.split(',').any(|l| l.trim() == "gn_flux"), "{libs}");
-        let preloaded = Spi::get_one::<bool>("SELECT gn_flux._loaded_from_preload()").unwrap().unwrap();
+        let preloaded = Spi::get_one::<bool>("SELECT gn_flux._loaded_from_preload()")
+            .unwrap()
+            .unwrap();
         assert!(preloaded);
     }
 
@@ -50,9 +57,13 @@ mod tests {
         .unwrap()
         .unwrap();
         assert_eq!(owner, "gn_flux");
-        let notices = Spi::get_one::<String>("SELECT current_setting('gn_flux.progress_notices')").unwrap().unwrap();
+        let notices = Spi::get_one::<String>("SELECT current_setting('gn_flux.progress_notices')")
+            .unwrap()
+            .unwrap();
         assert_eq!(notices, "on");
-        let postgis = Spi::get_one::<bool>("SELECT EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'postgis')").unwrap().unwrap();
+        let postgis = Spi::get_one::<bool>("SELECT EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'postgis')")
+            .unwrap()
+            .unwrap();
         assert!(postgis);
     }
 
@@ -72,6 +83,9 @@ pub mod pg_test {
     pub fn postgresql_conf_options() -> Vec<&'static str> {
         // The test cluster preloads gn_flux (as production clusters will, for the background
         // worker) and pg_cron; the plain CREATE EXTENSION path is covered by the end-to-end tests.
-        vec!["shared_preload_libraries='gn_flux,pg_cron'", "cron.database_name='pgrx_tests'"]
+        vec![
+            "shared_preload_libraries='gn_flux,pg_cron'",
+            "cron.database_name='pgrx_tests'",
+        ]
     }
 }

@@ -4,7 +4,7 @@ use crate::auth::{Auth, User};
 use crate::data::{columns, ColumnDef, Shape};
 use crate::faults::{FaultAction, FaultRule, Faults};
 use crate::http::{Request, Response};
-use crate::store::Store;
+use crate::store::{PageRequest, Store};
 use chrono::{NaiveDateTime, Utc};
 use gn_protocol::auth::{LoginRequest, INCORRECT_LOGIN, REMEMBER_COOKIE, SESSION_COOKIE};
 use gn_protocol::log::{LogPage, LogQuery};
@@ -147,7 +147,9 @@ fn error(status: u16, description: &str, request_id: &str) -> Response {
 
 /// Werkzeug's `accept_mimetypes.best`: the highest-quality type, first listed on ties.
 fn best_accept(req: &Request) -> String {
-    let Some(accept) = req.header("accept") else { return "*/*".into() };
+    let Some(accept) = req.header("accept") else {
+        return "*/*".into();
+    };
     let mut best: Option<(f32, String)> = None;
     for part in accept.split(',') {
         let mut it = part.split(';');
@@ -164,8 +166,21 @@ fn best_accept(req: &Request) -> String {
 }
 
 impl App {
-    pub fn new(prefix: String, exports_module_path: String, max_page_size: u64, exports: Vec<ExportDef>, state: State) -> App {
-        App { prefix, exports_module_path, max_page_size, exports, state: Arc::new(RwLock::new(state)), request_ids: AtomicU64::new(0) }
+    pub fn new(
+        prefix: String,
+        exports_module_path: String,
+        max_page_size: u64,
+        exports: Vec<ExportDef>,
+        state: State,
+    ) -> App {
+        App {
+            prefix,
+            exports_module_path,
+            max_page_size,
+            exports,
+            state: Arc::new(RwLock::new(state)),
+            request_ids: AtomicU64::new(0),
+        }
     }
 
     pub fn now(&self) -> NaiveDateTime {
@@ -186,7 +201,12 @@ impl App {
         delete.extend(picked.into_iter().take(m.delete as usize));
         let deleted = store.delete_ids(&delete, at);
         let inserted = store.insert(m.insert, at);
-        MutationResult { inserted, updated, deleted, at: format_timestamp(&at) }
+        MutationResult {
+            inserted,
+            updated,
+            deleted,
+            at: format_timestamp(&at),
+        }
     }
 
     pub fn handle(&self, req: Request) -> Response {
@@ -218,7 +238,11 @@ impl App {
                 return self.finish(r);
             }
             Some(FaultAction::Garbage) => {
-                return self.finish(Response::new(200, "text/html; charset=utf-8", b"<html><body>Proxy error</body></html>".to_vec()));
+                return self.finish(Response::new(
+                    200,
+                    "text/html; charset=utf-8",
+                    b"<html><body>Proxy error</body></html>".to_vec(),
+                ));
             }
             Some(FaultAction::Delay { ms }) => delay = Some(Duration::from_millis(ms)),
             Some(FaultAction::Truncate) => truncate = true,
@@ -228,7 +252,8 @@ impl App {
         resp.delay = delay;
         if truncate {
             resp.truncate = true;
-            if let crate::http::Body::Stream(f) = std::mem::replace(&mut resp.body, crate::http::Body::Full(Vec::new())) {
+            if let crate::http::Body::Stream(f) = std::mem::replace(&mut resp.body, crate::http::Body::Full(Vec::new()))
+            {
                 let mut buf = Vec::new();
                 let _ = f(&mut buf);
                 resp.body = crate::http::Body::Full(buf);
@@ -298,7 +323,9 @@ impl App {
         }
         let host = req.header("host").unwrap_or("127.0.0.1");
         let full_path = format!("{}?{}", req.path, req.query);
-        let next: String = form_urlencoded::Serializer::new(String::new()).append_pair("next", &full_path).finish();
+        let next: String = form_urlencoded::Serializer::new(String::new())
+            .append_pair("next", &full_path)
+            .finish();
         Response::new(302, "text/html; charset=utf-8", b"Redirecting...".to_vec())
             .with_header("Location", format!("http://{host}{}/#/login?{next}", self.prefix))
     }
@@ -309,7 +336,10 @@ impl App {
             Err(_) => return error(400, "login and password are required", "login"),
         };
         let now = Utc::now();
-        let Some((sid, jwt, user)) = write(&self.state).auth.login(&creds.login, &creds.password, now.timestamp()) else {
+        let Some((sid, jwt, user)) = write(&self.state)
+            .auth
+            .login(&creds.login, &creds.password, now.timestamp())
+        else {
             return error(401, INCORRECT_LOGIN, "");
         };
         let expires = now + chrono::Duration::days(7);
@@ -339,7 +369,11 @@ impl App {
             .with_header("Set-Cookie", format!("{SESSION_COOKIE}={sid}; HttpOnly; Path=/"))
             .with_header(
                 "Set-Cookie",
-                format!("{REMEMBER_COOKIE}={}|{}; Expires={cookie_expires}; HttpOnly; Path=/", user.id_role, &sid[sid.len().saturating_sub(16)..]),
+                format!(
+                    "{REMEMBER_COOKIE}={}|{}; Expires={cookie_expires}; HttpOnly; Path=/",
+                    user.id_role,
+                    &sid[sid.len().saturating_sub(16)..]
+                ),
             )
     }
 
@@ -370,9 +404,18 @@ impl App {
                 "cruved": {"C": 0, "R": scope, "U": 0, "V": 0, "E": scope, "D": 0},
             })
         };
-        let mut list = vec![module(0, "GEONATURE", "GeoNature", "geonature", 3), module(1, "SYNTHESE", "Synthèse", "synthese", 3)];
+        let mut list = vec![
+            module(0, "GEONATURE", "GeoNature", "geonature", 3),
+            module(1, "SYNTHESE", "Synthèse", "synthese", 3),
+        ];
         if user.exports_scope > 0 {
-            list.push(module(5, "EXPORTS", "Exports", &self.exports_module_path, user.exports_scope));
+            list.push(module(
+                5,
+                "EXPORTS",
+                "Exports",
+                &self.exports_module_path,
+                user.exports_scope,
+            ));
         }
         list.push(module(6, "OCCTAX", "Occtax", "occtax", 1));
         Response::json(200, json::to_string(&Value::Array(list)))
@@ -384,7 +427,12 @@ impl App {
             Err(e) => return error(400, &e.to_string(), rid),
         };
         let (items, total) = read(&self.state).store.log_page(&q);
-        let page = LogPage { items, total, limit: q.limit, page: q.page };
+        let page = LogPage {
+            items,
+            total,
+            limit: q.limit,
+            page: q.page,
+        };
         let mut out = Vec::new();
         let _ = page.write_json(&mut out);
         Response::json(200, out)
@@ -402,7 +450,7 @@ impl App {
         if !export.public {
             let token = q.token.clone().or_else(|| req.header("api-key").map(str::to_string));
             let allowed = match token {
-                Some(t) => export.tokens.iter().any(|k| *k == t),
+                Some(t) => export.tokens.contains(&t),
                 None => match self.current_user(req) {
                     Some(u) => u.exports_scope >= 3 || (u.exports_scope > 0 && export.roles.contains(&u.id_role)),
                     None => false,
@@ -418,7 +466,15 @@ impl App {
         let limit = q.effective_limit(self.max_page_size);
         let (page_ids, gen) = {
             let st = read(&self.state);
-            let r = st.store.page(shape, geo, &q.filters, &orderby, limit, q.page, st.faults.ignore_keyset);
+            let r = st.store.page(&PageRequest {
+                shape,
+                geo,
+                filters: &q.filters,
+                orderby: &orderby,
+                limit,
+                page: q.page,
+                ignore_keyset: st.faults.ignore_keyset,
+            });
             (r, st.store.gen)
         };
         let page_ids = match page_ids {
@@ -430,7 +486,12 @@ impl App {
             .find(|(i, _)| *i == export.id_licence)
             .map(|(_, l)| l)
             .unwrap_or_else(|| seeded_licences()[0].1.clone());
-        let counts = PageCounts { limit: limit.unwrap_or(0), page: q.page, total: page_ids.total, total_filtered: page_ids.total_filtered };
+        let counts = PageCounts {
+            limit: limit.unwrap_or(0),
+            page: q.page,
+            total: page_ids.total,
+            total_filtered: page_ids.total_filtered,
+        };
         let state = self.state.clone();
         let render = move |out: &mut dyn Write| -> io::Result<()> {
             let cols = columns(shape);
@@ -516,12 +577,17 @@ impl App {
                 write(&self.state).faults = Faults::default();
                 ok(json!({"ok": true}))
             }
-            ("GET", "/_control/requests") => ok(json!({"requests": read(&self.state).requests.iter().collect::<Vec<_>>()})),
+            ("GET", "/_control/requests") => {
+                ok(json!({"requests": read(&self.state).requests.iter().collect::<Vec<_>>()}))
+            }
             ("DELETE", "/_control/requests") => {
                 write(&self.state).requests.clear();
                 ok(json!({"ok": true}))
             }
-            ("POST", "/_control/clock") => match serde_json::from_slice::<Value>(&req.body).ok().and_then(|v| v.get("offset_seconds")?.as_f64()) {
+            ("POST", "/_control/clock") => match serde_json::from_slice::<Value>(&req.body)
+                .ok()
+                .and_then(|v| v.get("offset_seconds")?.as_f64())
+            {
                 Some(s) => {
                     write(&self.state).clock_offset_ms = (s * 1000.0) as i64;
                     ok(json!({"server_time": format_timestamp(&self.now())}))
@@ -540,17 +606,31 @@ impl App {
             return None;
         }
         let mut out = Vec::new();
-        write_row(&mut out, &columns(export.shape.shape()), &st.store.gen, &st.store.row_state(id)).ok()?;
+        write_row(
+            &mut out,
+            &columns(export.shape.shape()),
+            &st.store.gen,
+            &st.store.row_state(id),
+        )
+        .ok()?;
         String::from_utf8(out).ok()
     }
 
     pub fn license_of(&self, export_id: i64) -> Option<License> {
         let e = self.exports.iter().find(|e| e.id == export_id)?;
-        seeded_licences().into_iter().find(|(i, _)| *i == e.id_licence).map(|(_, l)| l)
+        seeded_licences()
+            .into_iter()
+            .find(|(i, _)| *i == e.id_licence)
+            .map(|(_, l)| l)
     }
 }
 
-fn write_row(out: &mut dyn Write, cols: &[ColumnDef], gen: &crate::data::RowGen, rs: &crate::data::RowState) -> io::Result<()> {
+fn write_row(
+    out: &mut dyn Write,
+    cols: &[ColumnDef],
+    gen: &crate::data::RowGen,
+    rs: &crate::data::RowState,
+) -> io::Result<()> {
     let mut o = json::ObjectWriter::begin(out)?;
     for c in cols {
         gen.value(c.col, rs).write_json(o.key(c.name)?)?;

@@ -38,7 +38,10 @@ impl User {
 /// The default accounts: `admin` sees every export; `observer` has no EXPORTS permission
 /// (its module list lacks EXPORTS, as with gn2pg #120).
 pub fn default_users() -> Vec<User> {
-    vec![User::new(1, "admin", "admin", 3), User::new(2, "observer", "observer", 0)]
+    vec![
+        User::new(1, "admin", "admin", 3),
+        User::new(2, "observer", "observer", 0),
+    ]
 }
 
 #[derive(Debug, Clone)]
@@ -57,7 +60,13 @@ pub struct Auth {
 
 impl Auth {
     pub fn new(users: Vec<User>, seed: u64) -> Auth {
-        Auth { users, secret: format!("fake-geonature-secret-{seed}").into_bytes(), sessions: HashMap::new(), counter: 0, logins: 0 }
+        Auth {
+            users,
+            secret: format!("fake-geonature-secret-{seed}").into_bytes(),
+            sessions: HashMap::new(),
+            counter: 0,
+            logins: 0,
+        }
     }
 
     pub fn user(&self, id_role: i64) -> Option<&User> {
@@ -76,14 +85,24 @@ impl Auth {
 
     /// Checks credentials; on success returns `(session id, jwt)`.
     pub fn login(&mut self, login: &str, password: &str, now_epoch: i64) -> Option<(String, String, User)> {
-        let user = self.users.iter().find(|u| u.login == login && u.password == password)?.clone();
+        let user = self
+            .users
+            .iter()
+            .find(|u| u.login == login && u.password == password)?
+            .clone();
         self.counter += 1;
         self.logins += 1;
         let sid = {
             let raw = format!("{}:{}:{}", user.id_role, self.counter, now_epoch);
             format!("{}.{}", URL_SAFE_NO_PAD.encode(raw.as_bytes()), &self.sign(&raw)[..16])
         };
-        self.sessions.insert(sid.clone(), Session { id_role: user.id_role, requests: 0 });
+        self.sessions.insert(
+            sid.clone(),
+            Session {
+                id_role: user.id_role,
+                requests: 0,
+            },
+        );
         let header = URL_SAFE_NO_PAD.encode(br#"{"alg":"HS256","typ":"JWT"}"#);
         let payload = URL_SAFE_NO_PAD.encode(
             serde_json::json!({"id_role": user.id_role, "identifiant": user.login, "sid": sid, "exp": now_epoch + 7 * 86_400}).to_string(),

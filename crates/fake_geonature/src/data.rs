@@ -101,7 +101,12 @@ pub struct ColumnDef {
 }
 
 const fn def(name: &'static str, col: Col, kind: ColumnKind, shapes: u8) -> ColumnDef {
-    ColumnDef { name, col, kind, shapes }
+    ColumnDef {
+        name,
+        col,
+        kind,
+        shapes,
+    }
 }
 
 use ColumnKind as K;
@@ -165,11 +170,15 @@ pub fn columns(shape: Shape) -> Vec<ColumnDef> {
 /// Every `derniere_action` of the generated (unmutated) rows is before this instant, so a
 /// window starting later only concerns mutated rows.
 pub fn base_epoch_end() -> NaiveDateTime {
-    NaiveDate::from_ymd_opt(2025, 6, 1).and_then(|d| d.and_hms_opt(0, 0, 0)).unwrap_or_default()
+    NaiveDate::from_ymd_opt(2025, 6, 1)
+        .and_then(|d| d.and_hms_opt(0, 0, 0))
+        .unwrap_or_default()
 }
 
 fn base_epoch_start() -> NaiveDateTime {
-    NaiveDate::from_ymd_opt(2015, 1, 1).and_then(|d| d.and_hms_opt(0, 0, 0)).unwrap_or_default()
+    NaiveDate::from_ymd_opt(2015, 1, 1)
+        .and_then(|d| d.and_hms_opt(0, 0, 0))
+        .unwrap_or_default()
 }
 
 /// splitmix64: a fast, well-mixed hash of the row coordinates.
@@ -299,8 +308,15 @@ impl RowGen {
     }
 
     pub fn af(&self, i: u64) -> MetaEntity {
-        let names = ["Inventaires «faune» du Parc national", "Suivis flore & habitats", "Atlas de la biodiversité communale (ABC)"];
-        MetaEntity { uuid: self.uuid(-1 - i as i64, 77), name: names[(i % 3) as usize].to_string() }
+        let names = [
+            "Inventaires «faune» du Parc national",
+            "Suivis flore & habitats",
+            "Atlas de la biodiversité communale (ABC)",
+        ];
+        MetaEntity {
+            uuid: self.uuid(-1 - i as i64, 77),
+            name: names[(i % 3) as usize].to_string(),
+        }
     }
 
     pub fn dataset(&self, i: u64) -> MetaEntity {
@@ -314,7 +330,10 @@ impl RowGen {
             "Chiroptères en bâti",
             "Données historiques (saisie papier)",
         ];
-        MetaEntity { uuid: self.uuid(-100 - i as i64, 78), name: names[(i % 8) as usize].to_string() }
+        MetaEntity {
+            uuid: self.uuid(-100 - i as i64, 78),
+            name: names[(i % 8) as usize].to_string(),
+        }
     }
 
     fn actor(&self, seed_id: i64, org: &str) -> Value {
@@ -376,13 +395,17 @@ impl RowGen {
     /// Geometry of a row in micro-degrees: `None` (rare), a point, or a small square.
     pub fn geometry(&self, id: i64) -> Option<Geom> {
         let h = self.h(id, 5);
-        if h % 200 == 0 {
+        if h.is_multiple_of(200) {
             return None;
         }
         let x = 5_800_000 + (self.h(id, 6) % 1_300_000) as i64;
         let y = 44_300_000 + (self.h(id, 7) % 1_000_000) as i64;
         if h % 10 == 1 {
-            Some(Geom::Square { x, y, side: 1_000 + (h % 4_000) as i64 })
+            Some(Geom::Square {
+                x,
+                y,
+                side: 1_000 + (h % 4_000) as i64,
+            })
         } else {
             Some(Geom::Point { x, y })
         }
@@ -394,7 +417,7 @@ impl RowGen {
         let h = |salt| self.h(id, salt);
         let opt_int = |salt: u64, modulo: u64, base: i64| {
             let v = h(salt);
-            if v % 4 == 0 {
+            if v.is_multiple_of(4) {
                 WireValue::Null
             } else {
                 WireValue::Int(base + (v % modulo) as i64)
@@ -409,7 +432,7 @@ impl RowGen {
             Col::DateFin => WireValue::Timestamp(self.date_debut(id) + Duration::seconds((h(12) % 21_600) as i64)),
             Col::CdNom => WireValue::Int(TAXA[(h(13) % TAXA.len() as u64) as usize].0),
             Col::NomCite => WireValue::Text(TAXA[(h(13) % TAXA.len() as u64) as usize].1.to_string()),
-            Col::VersionTaxref => WireValue::Text(if h(14) % 2 == 0 { "16.0" } else { "17.0" }.to_string()),
+            Col::VersionTaxref => WireValue::Text(if h(14).is_multiple_of(2) { "16.0" } else { "17.0" }.to_string()),
             Col::NombreMin => WireValue::Int(1 + (self.hv(st, 15) % 20) as i64),
             Col::NombreMax => WireValue::Int(1 + (self.hv(st, 15) % 20) as i64 + (self.hv(st, 16) % 5) as i64),
             Col::AltitudeMin => opt_int(17, 2_500, 600),
@@ -420,7 +443,7 @@ impl RowGen {
             Col::ProfondeurMin | Col::ProfondeurMax => WireValue::Null,
             Col::Observateurs => WireValue::Text(self.pick(OBSERVERS, h(19)).to_string()),
             Col::Determinateur => {
-                if h(20) % 3 == 0 {
+                if h(20).is_multiple_of(3) {
                     WireValue::Null
                 } else {
                     WireValue::Text(self.pick(OBSERVERS, h(20) / 3).to_string())
@@ -434,14 +457,14 @@ impl RowGen {
                 }
             }
             Col::NumeroPreuve => {
-                if h(21) % 10 == 0 {
+                if h(21).is_multiple_of(10) {
                     WireValue::Text(format!("P-{:06}", id))
                 } else {
                     WireValue::Null
                 }
             }
             Col::PreuveNumerique => {
-                if h(21) % 10 == 0 {
+                if h(21).is_multiple_of(10) {
                     WireValue::Text(format!("https://medias.example.org/obs/{id}.jpg"))
                 } else {
                     WireValue::Null
@@ -449,7 +472,7 @@ impl RowGen {
             }
             Col::PreuveNonNumerique => WireValue::Null,
             Col::CommentReleve => {
-                if h(22) % 3 == 0 {
+                if h(22).is_multiple_of(3) {
                     WireValue::Null
                 } else {
                     WireValue::Text(self.pick(COMMENTS, h(22) / 3).to_string())
@@ -457,7 +480,7 @@ impl RowGen {
             }
             Col::CommentOccurrence => {
                 if st.version == 0 {
-                    if h(23) % 2 == 0 {
+                    if h(23).is_multiple_of(2) {
                         WireValue::Null
                     } else {
                         WireValue::Text(self.pick(COMMENTS, h(23) / 2).to_string())
@@ -468,14 +491,14 @@ impl RowGen {
             }
             Col::ReferenceBiblio => WireValue::Null,
             Col::CodeHabitat => {
-                if h(24) % 5 == 0 {
+                if h(24).is_multiple_of(5) {
                     WireValue::Text(format!("{}", 1000 + h(24) % 9000))
                 } else {
                     WireValue::Null
                 }
             }
             Col::Habitat => {
-                if h(24) % 5 == 0 {
+                if h(24).is_multiple_of(5) {
                     WireValue::Text("Pelouses alpines et subalpines".into())
                 } else {
                     WireValue::Null
@@ -484,10 +507,12 @@ impl RowGen {
             Col::NomLieu => WireValue::Text(self.pick(PLACES, h(25)).to_string()),
             Col::Precision => opt_int(26, 500, 1),
             Col::DonneesAdditionnelles => {
-                if h(27) % 3 == 0 {
+                if h(27).is_multiple_of(3) {
                     WireValue::Null
                 } else {
-                    WireValue::Json(json!({"meteo": self.pick(&["soleil", "pluie", "neige"], h(27)), "effectif_estime": h(27) % 50, "remarque": "ça va ; \"ok\""}))
+                    WireValue::Json(
+                        json!({"meteo": self.pick(&["soleil", "pluie", "neige"], h(27)), "effectif_estime": h(27) % 50, "remarque": "ça va ; \"ok\""}),
+                    )
                 }
             }
             Col::Wkt4326 => match self.geometry(id) {
@@ -498,11 +523,15 @@ impl RowGen {
                 let (_, codes) = NOMENCLATURES[i];
                 let salt = 100 + i as u64;
                 // The validation status follows the row version.
-                let v = if NOMENCLATURES[i].0 == "statut_validation" { self.hv(st, salt) } else { h(salt) };
+                let v = if NOMENCLATURES[i].0 == "statut_validation" {
+                    self.hv(st, salt)
+                } else {
+                    h(salt)
+                };
                 WireValue::Text(self.pick(codes, v).to_string())
             }
             Col::MethodeRegroupement => {
-                if h(28) % 4 == 0 {
+                if h(28).is_multiple_of(4) {
                     WireValue::Text("Transect, 2 passages".into())
                 } else {
                     WireValue::Null
@@ -520,7 +549,7 @@ impl RowGen {
             Col::CaData => WireValue::Json(self.ca_data(Self::af_of_dataset(self.dataset_index(id)))),
             Col::JddData => WireValue::Json(self.jdd_data(self.dataset_index(id))),
             Col::AreaAttachment => {
-                if h(29) % 5 == 0 {
+                if h(29).is_multiple_of(5) {
                     WireValue::Json(json!({"area_code": format!("05{:03}", h(29) % 180), "type_code": "COM"}))
                 } else {
                     WireValue::Null
@@ -553,7 +582,11 @@ impl Geom {
         match self {
             Geom::Point { x, y } => format!("POINT({} {})", micro(*x), micro(*y)),
             Geom::Square { .. } => {
-                let pts: Vec<String> = self.ring().iter().map(|(x, y)| format!("{} {}", micro(*x), micro(*y))).collect();
+                let pts: Vec<String> = self
+                    .ring()
+                    .iter()
+                    .map(|(x, y)| format!("{} {}", micro(*x), micro(*y)))
+                    .collect();
                 format!("POLYGON(({}))", pts.join(","))
             }
         }
@@ -575,7 +608,12 @@ impl Geom {
         let r = self.ring();
         let xs = r.iter().map(|p| p.0);
         let ys = r.iter().map(|p| p.1);
-        (xs.clone().min().unwrap_or(0), ys.clone().min().unwrap_or(0), xs.max().unwrap_or(0), ys.max().unwrap_or(0))
+        (
+            xs.clone().min().unwrap_or(0),
+            ys.clone().min().unwrap_or(0),
+            xs.max().unwrap_or(0),
+            ys.max().unwrap_or(0),
+        )
     }
 }
 
@@ -588,7 +626,7 @@ pub fn wkt_bbox(wkt: &str) -> Option<(i64, i64, i64, i64)> {
         .map(|s| s.parse::<f64>())
         .collect::<Result<_, _>>()
         .ok()?;
-    if nums.len() < 2 || nums.len() % 2 != 0 {
+    if nums.len() < 2 || !nums.len().is_multiple_of(2) {
         return None;
     }
     let xs = nums.iter().step_by(2).map(|v| (v * 1e6).round() as i64);
@@ -601,7 +639,11 @@ mod tests {
     use super::*;
 
     fn st(id: i64) -> RowState {
-        RowState { id, version: 0, derniere_action: RowGen::new(1).base_derniere_action(id) }
+        RowState {
+            id,
+            version: 0,
+            derniere_action: RowGen::new(1).base_derniere_action(id),
+        }
     }
 
     #[test]
@@ -648,16 +690,32 @@ mod tests {
                 newlines += c.contains('\n') as i32;
             }
         }
-        assert!(nulls > 0 && polygons > 100 && newlines > 100, "{nulls} {polygons} {newlines}");
+        assert!(
+            nulls > 0 && polygons > 100 && newlines > 100,
+            "{nulls} {polygons} {newlines}"
+        );
     }
 
     #[test]
     fn geometry_formats_agree() {
-        let g = Geom::Square { x: 6_000_001, y: 44_500_000, side: 1000 };
-        assert_eq!(g.wkt(), "POLYGON((6.000001 44.500000,6.001001 44.500000,6.001001 44.501000,6.000001 44.501000,6.000001 44.500000))");
+        let g = Geom::Square {
+            x: 6_000_001,
+            y: 44_500_000,
+            side: 1000,
+        };
+        assert_eq!(
+            g.wkt(),
+            "POLYGON((6.000001 44.500000,6.001001 44.500000,6.001001 44.501000,6.000001 44.501000,6.000001 44.500000))"
+        );
         assert_eq!(wkt_bbox(&g.wkt()), Some(g.bbox()));
-        let p = Geom::Point { x: 6_100_000, y: 44_000_000 };
-        assert_eq!(gn_protocol::json::to_string(&p.geojson()), r#"{"coordinates": [6.1, 44.0], "type": "Point"}"#);
+        let p = Geom::Point {
+            x: 6_100_000,
+            y: 44_000_000,
+        };
+        assert_eq!(
+            gn_protocol::json::to_string(&p.geojson()),
+            r#"{"coordinates": [6.1, 44.0], "type": "Point"}"#
+        );
     }
 
     #[test]

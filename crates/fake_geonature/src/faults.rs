@@ -7,7 +7,11 @@ use serde::{Deserialize, Serialize};
 #[serde(rename_all = "snake_case", tag = "kind")]
 pub enum FaultAction {
     /// Answer with this status (e.g. 429, 500, 503), optionally with `Retry-After` (seconds).
-    Status { status: u16, #[serde(default)] retry_after: Option<u64> },
+    Status {
+        status: u16,
+        #[serde(default)]
+        retry_after: Option<u64>,
+    },
     /// Wait before answering (the normal answer follows).
     Delay { ms: u64 },
     /// Announce the full body length but send only the first half, then close the connection.
@@ -80,7 +84,10 @@ mod tests {
         assert_eq!(f.session_max_requests, Some(3));
         assert_eq!(f.take("/api/synthese/log"), None);
         assert_eq!(f.take("/api/exports/api/1"), None, "after: first one passes");
-        let want = Some(FaultAction::Status { status: 503, retry_after: Some(1) });
+        let want = Some(FaultAction::Status {
+            status: 503,
+            retry_after: Some(1),
+        });
         assert_eq!(f.take("/api/exports/api/1"), want);
         assert_eq!(f.take("/api/exports/api/1"), want);
         assert_eq!(f.take("/api/exports/api/1"), None);

@@ -27,7 +27,10 @@ pub struct Request {
 
 impl Request {
     pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
     }
 
     pub fn cookie(&self, name: &str) -> Option<String> {
@@ -115,20 +118,26 @@ impl HttpServer {
         let addr = listener.local_addr()?;
         let stop = Arc::new(AtomicBool::new(false));
         let stop2 = stop.clone();
-        let thread = std::thread::Builder::new().name("fake-geonature-accept".into()).spawn(move || {
-            for conn in listener.incoming() {
-                if stop2.load(Ordering::SeqCst) {
-                    break;
+        let thread = std::thread::Builder::new()
+            .name("fake-geonature-accept".into())
+            .spawn(move || {
+                for conn in listener.incoming() {
+                    if stop2.load(Ordering::SeqCst) {
+                        break;
+                    }
+                    let Ok(stream) = conn else { continue };
+                    let handler = handler.clone();
+                    let stop = stop2.clone();
+                    let _ = std::thread::Builder::new()
+                        .name("fake-geonature-conn".into())
+                        .spawn(move || serve_connection(stream, handler, stop));
                 }
-                let Ok(stream) = conn else { continue };
-                let handler = handler.clone();
-                let stop = stop2.clone();
-                let _ = std::thread::Builder::new()
-                    .name("fake-geonature-conn".into())
-                    .spawn(move || serve_connection(stream, handler, stop));
-            }
-        })?;
-        Ok(HttpServer { addr, stop, thread: Some(thread) })
+            })?;
+        Ok(HttpServer {
+            addr,
+            stop,
+            thread: Some(thread),
+        })
     }
 
     pub fn addr(&self) -> SocketAddr {
@@ -167,7 +176,13 @@ fn serve_connection(stream: TcpStream, handler: Handler, stop: Arc<AtomicBool>) 
             Ok(None) => break,
             Err(status) => {
                 let mut w = BufWriter::new(&stream);
-                let _ = write_head(&mut w, status, &[("Content-Type".into(), "text/plain".into())], Some(0), false);
+                let _ = write_head(
+                    &mut w,
+                    status,
+                    &[("Content-Type".into(), "text/plain".into())],
+                    Some(0),
+                    false,
+                );
                 let _ = w.flush();
                 break;
             }
@@ -227,7 +242,12 @@ fn read_request(stream: &mut TcpStream, buf: &mut Vec<u8>, stop: &AtomicBool) ->
         .iter()
         .map(|h| (h.name.to_string(), String::from_utf8_lossy(h.value).into_owned()))
         .collect();
-    let header = |n: &str| headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(n)).map(|(_, v)| v.clone());
+    let header = |n: &str| {
+        headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(n))
+            .map(|(_, v)| v.clone())
+    };
     if header("transfer-encoding").is_some_and(|v| v.to_ascii_lowercase().contains("chunked")) {
         return Err(411);
     }
@@ -252,20 +272,42 @@ fn read_request(stream: &mut TcpStream, buf: &mut Vec<u8>, stop: &AtomicBool) ->
     }
     let body: Vec<u8> = buf.drain(..content_length).collect();
     let connection = header("connection").unwrap_or_default().to_ascii_lowercase();
-    let keep_alive = if version == 0 { connection.contains("keep-alive") } else { !connection.contains("close") };
+    let keep_alive = if version == 0 {
+        connection.contains("keep-alive")
+    } else {
+        !connection.contains("close")
+    };
     let (path, query) = match target.split_once('?') {
         Some((p, q)) => (p.to_string(), q.to_string()),
         None => (target, String::new()),
     };
-    Ok(Some(Request { method, path, query, headers, body, keep_alive }))
+    Ok(Some(Request {
+        method,
+        path,
+        query,
+        headers,
+        body,
+        keep_alive,
+    }))
 }
 
 fn find_head_end(buf: &[u8]) -> Option<usize> {
     buf.windows(4).position(|w| w == b"\r\n\r\n").map(|p| p + 4)
 }
 
-fn write_head<W: Write>(w: &mut W, status: u16, headers: &[(String, String)], length: Option<usize>, keep_alive: bool) -> io::Result<()> {
-    write!(w, "HTTP/1.1 {} {}\r\n", status, gn_protocol::page::reason_phrase(status))?;
+fn write_head<W: Write>(
+    w: &mut W,
+    status: u16,
+    headers: &[(String, String)],
+    length: Option<usize>,
+    keep_alive: bool,
+) -> io::Result<()> {
+    write!(
+        w,
+        "HTTP/1.1 {} {}\r\n",
+        status,
+        gn_protocol::page::reason_phrase(status)
+    )?;
     for (k, v) in headers {
         write!(w, "{k}: {v}\r\n")?;
     }
@@ -273,7 +315,11 @@ fn write_head<W: Write>(w: &mut W, status: u16, headers: &[(String, String)], le
         Some(n) => write!(w, "Content-Length: {n}\r\n")?,
         None => w.write_all(b"Transfer-Encoding: chunked\r\n")?,
     }
-    w.write_all(if keep_alive { b"Connection: keep-alive\r\n\r\n" } else { b"Connection: close\r\n\r\n" })
+    w.write_all(if keep_alive {
+        b"Connection: keep-alive\r\n\r\n"
+    } else {
+        b"Connection: close\r\n\r\n"
+    })
 }
 
 /// Writes a response; `Ok(true)` when the connection can serve another request.
@@ -294,7 +340,10 @@ fn write_response(stream: &TcpStream, resp: Response, keep_alive: bool) -> io::R
         }
         Body::Stream(f) => {
             write_head(&mut w, resp.status, &resp.headers, None, keep_alive)?;
-            let mut chunked = ChunkedWriter { inner: w, buf: Vec::with_capacity(64 * 1024) };
+            let mut chunked = ChunkedWriter {
+                inner: w,
+                buf: Vec::with_capacity(64 * 1024),
+            };
             f(&mut chunked)?;
             chunked.finish()?;
             Ok(true)

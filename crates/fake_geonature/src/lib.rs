@@ -80,7 +80,13 @@ impl FakeGeoNature {
             requests: VecDeque::new(),
             request_count: 0,
         };
-        let app = Arc::new(App::new(prefix, cfg.exports_module_path, cfg.max_page_size, cfg.exports, state));
+        let app = Arc::new(App::new(
+            prefix,
+            cfg.exports_module_path,
+            cfg.max_page_size,
+            cfg.exports,
+            state,
+        ));
         let handler_app = app.clone();
         let server = http::HttpServer::bind(&cfg.host, cfg.port, Arc::new(move |req| handler_app.handle(req)))?;
         Ok(FakeGeoNature { server, app })
@@ -109,20 +115,43 @@ impl FakeGeoNature {
     }
 
     pub fn add_fault(&self, rule: FaultRule) {
-        self.app.state.write().unwrap_or_else(|e| e.into_inner()).faults.rules.push(rule);
+        self.app
+            .state
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .faults
+            .rules
+            .push(rule);
     }
 
     /// `METHOD path?query` of every request received (most recent last, bounded).
     pub fn requests(&self) -> Vec<String> {
-        self.app.state.read().unwrap_or_else(|e| e.into_inner()).requests.iter().cloned().collect()
+        self.app
+            .state
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .requests
+            .iter()
+            .cloned()
+            .collect()
     }
 
     pub fn clear_requests(&self) {
-        self.app.state.write().unwrap_or_else(|e| e.into_inner()).requests.clear();
+        self.app
+            .state
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .requests
+            .clear();
     }
 
     pub fn live_rows(&self) -> u64 {
-        self.app.state.read().unwrap_or_else(|e| e.into_inner()).store.live_count()
+        self.app
+            .state
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .store
+            .live_count()
     }
 
     pub fn logins(&self) -> u64 {
@@ -131,7 +160,11 @@ impl FakeGeoNature {
 
     /// Shifts the server clock (for clock-skew tests).
     pub fn set_clock_offset(&self, seconds: f64) {
-        self.app.state.write().unwrap_or_else(|e| e.into_inner()).clock_offset_ms = (seconds * 1000.0) as i64;
+        self.app
+            .state
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .clock_offset_ms = (seconds * 1000.0) as i64;
     }
 
     pub fn now(&self) -> chrono::NaiveDateTime {

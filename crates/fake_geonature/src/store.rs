@@ -28,7 +28,26 @@ pub struct QueryFailure {
 }
 
 fn fail(status: u16, message: impl Into<String>) -> QueryFailure {
-    QueryFailure { status, message: message.into() }
+    QueryFailure {
+        status,
+        message: message.into(),
+    }
+}
+
+/// One page request of the export API, as the store sees it.
+#[derive(Debug, Clone, Copy)]
+pub struct PageRequest<'a> {
+    pub shape: Shape,
+    /// The export has a geometry field (FeatureCollection mode; enables the geometry filter).
+    pub geo: bool,
+    pub filters: &'a [Filter],
+    pub orderby: &'a OrderBy,
+    /// `None` = no LIMIT.
+    pub limit: Option<u64>,
+    /// 0-based page index.
+    pub page: u64,
+    /// Fault injection: ignore keyset bounds on id_synthese.
+    pub ignore_keyset: bool,
 }
 
 /// What a page request resolved to.
@@ -101,8 +120,16 @@ impl Store {
 
     pub fn row_state(&self, id: i64) -> RowState {
         match self.overlay.get(&id) {
-            Some(m) => RowState { id, version: m.version, derniere_action: m.derniere_action },
-            None => RowState { id, version: 0, derniere_action: self.gen.base_derniere_action(id) },
+            Some(m) => RowState {
+                id,
+                version: m.version,
+                derniere_action: m.derniere_action,
+            },
+            None => RowState {
+                id,
+                version: 0,
+                derniere_action: self.gen.base_derniere_action(id),
+            },
         }
     }
 
@@ -121,7 +148,14 @@ impl Store {
         let mut ids = Vec::with_capacity(n as usize);
         for _ in 0..n {
             self.max_id += 1;
-            self.overlay.insert(self.max_id, Mutation { version: 0, derniere_action: at, inserted: true });
+            self.overlay.insert(
+                self.max_id,
+                Mutation {
+                    version: 0,
+                    derniere_action: at,
+                    inserted: true,
+                },
+            );
             ids.push(self.max_id);
         }
         if n > 0 {
@@ -138,7 +172,14 @@ impl Store {
             }
             let st = self.row_state(id);
             let inserted = self.overlay.get(&id).is_some_and(|m| m.inserted);
-            self.overlay.insert(id, Mutation { version: st.version + 1, derniere_action: at, inserted });
+            self.overlay.insert(
+                id,
+                Mutation {
+                    version: st.version + 1,
+                    derniere_action: at,
+                    inserted,
+                },
+            );
             done.push(id);
         }
         if !done.is_empty() {
@@ -167,7 +208,8 @@ impl Store {
         while (chosen.len() as u64) < n {
             self.pick_counter += 1;
             let h = self.gen.uuid(self.pick_counter as i64, 999);
-            let v = u64::from_str_radix(&h[..8], 16).unwrap_or(0) << 32 | u64::from_str_radix(&h[9..13], 16).unwrap_or(0);
+            let v =
+                u64::from_str_radix(&h[..8], 16).unwrap_or(0) << 32 | u64::from_str_radix(&h[9..13], 16).unwrap_or(0);
             let id = 1 + (v % self.max_id.max(1) as u64) as i64;
             if self.is_live(id) {
                 chosen.insert(id);
@@ -181,14 +223,34 @@ impl Store {
     fn compile(&self, shape: Shape, geo: bool, filters: &[Filter], ignore_keyset: bool) -> Result<Plan, QueryFailure> {
         let cols = columns(shape);
         let find = |name: &str| cols.iter().find(|c| c.name == name).copied();
-        let mut plan = Plan { lo: 1, hi: i64::MAX, predicates: Vec::new(), overlay_only: false };
+        let mut plan = Plan {
+            lo: 1,
+            hi: i64::MAX,
+            predicates: Vec::new(),
+            overlay_only: false,
+        };
         for f in filters {
             if f.op == FilterOp::Intersects {
                 if !geo {
-                    return Err(fail(500, format!("KeyError: geometry filter {:?} on an export without geometry_field", f.column)));
+                    return Err(fail(
+                        500,
+                        format!(
+                            "KeyError: geometry filter {:?} on an export without geometry_field",
+                            f.column
+                        ),
+                    ));
                 }
-                let bbox = wkt_bbox(&f.value).ok_or_else(|| fail(500, format!("invalid WKT geometry {:?}", f.value)))?;
-                plan.predicates.push(Predicate { col: Col::Wkt4326, kind: ColumnKind::Geometry, op: f.op, text: f.value.clone(), date: None, num: None, bbox: Some(bbox) });
+                let bbox =
+                    wkt_bbox(&f.value).ok_or_else(|| fail(500, format!("invalid WKT geometry {:?}", f.value)))?;
+                plan.predicates.push(Predicate {
+                    col: Col::Wkt4326,
+                    kind: ColumnKind::Geometry,
+                    op: f.op,
+                    text: f.value.clone(),
+                    date: None,
+                    num: None,
+                    bbox: Some(bbox),
+                });
                 continue;
             }
             let Some(c) = find(&f.column) else {
@@ -197,23 +259,48 @@ impl Store {
                 }
                 return Err(fail(500, format!("KeyError: '{}'", f.column)));
             };
-            let mut p = Predicate { col: c.col, kind: c.kind, op: f.op, text: f.value.clone(), date: None, num: None, bbox: None };
+            let mut p = Predicate {
+                col: c.col,
+                kind: c.kind,
+                op: f.op,
+                text: f.value.clone(),
+                date: None,
+                num: None,
+                bbox: None,
+            };
             match f.op {
                 FilterOp::DateGe | FilterOp::DateLe | FilterOp::DateEq => {
-                    p.date = Some(f.date_arg().ok_or_else(|| fail(500, format!("ParserError: Unknown string format: {}", f.value)))?);
+                    p.date = Some(
+                        f.date_arg()
+                            .ok_or_else(|| fail(500, format!("ParserError: Unknown string format: {}", f.value)))?,
+                    );
                 }
                 FilterOp::NumGe | FilterOp::NumLe => {
-                    p.num = Some(f.num_arg().ok_or_else(|| fail(500, format!("ValueError: could not convert string to float: '{}'", f.value)))?);
-                    if !matches!(c.kind, ColumnKind::Integer | ColumnKind::BigInt | ColumnKind::Float | ColumnKind::Numeric) {
+                    p.num = Some(f.num_arg().ok_or_else(|| {
+                        fail(
+                            500,
+                            format!("ValueError: could not convert string to float: '{}'", f.value),
+                        )
+                    })?);
+                    if !matches!(
+                        c.kind,
+                        ColumnKind::Integer | ColumnKind::BigInt | ColumnKind::Float | ColumnKind::Numeric
+                    ) {
                         return Err(fail(500, format!("operator does not exist: {} >= numeric", f.column)));
                     }
                 }
                 FilterOp::Eq => match c.kind {
                     ColumnKind::Integer | ColumnKind::BigInt if f.value.trim().parse::<i64>().is_err() => {
-                        return Err(fail(500, format!("invalid input syntax for type integer: \"{}\"", f.value)));
+                        return Err(fail(
+                            500,
+                            format!("invalid input syntax for type integer: \"{}\"", f.value),
+                        ));
                     }
                     ColumnKind::Timestamp if gn_protocol::time::parse_timestamp(&f.value).is_none() => {
-                        return Err(fail(500, format!("invalid input syntax for type timestamp: \"{}\"", f.value)));
+                        return Err(fail(
+                            500,
+                            format!("invalid input syntax for type timestamp: \"{}\"", f.value),
+                        ));
                     }
                     ColumnKind::Json => return Err(fail(500, "operator does not exist: jsonb = character varying")),
                     _ => {}
@@ -288,7 +375,9 @@ impl Store {
                 (WireValue::Uuid(u), _) => u.eq_ignore_ascii_case(p.text.trim()),
                 _ => v.to_text().as_deref() == Some(p.text.as_str()),
             },
-            FilterOp::ILike => v.to_text().is_some_and(|t| t.to_lowercase().contains(&p.text.to_lowercase())),
+            FilterOp::ILike => v
+                .to_text()
+                .is_some_and(|t| t.to_lowercase().contains(&p.text.to_lowercase())),
             FilterOp::DateGe | FilterOp::DateLe | FilterOp::DateEq => {
                 let ord = match (&v, p.date) {
                     (WireValue::Timestamp(t), Some(DateArg::Timestamp(a))) => t.cmp(&a),
@@ -364,16 +453,16 @@ impl Store {
     }
 
     /// Resolves one page of an export query to row ids, with GeoNature's counters.
-    pub fn page(
-        &self,
-        shape: Shape,
-        geo: bool,
-        filters: &[Filter],
-        orderby: &OrderBy,
-        limit: Option<u64>,
-        page: u64,
-        ignore_keyset: bool,
-    ) -> Result<PageIds, QueryFailure> {
+    pub fn page(&self, req: &PageRequest<'_>) -> Result<PageIds, QueryFailure> {
+        let PageRequest {
+            shape,
+            geo,
+            filters,
+            orderby,
+            limit,
+            page,
+            ignore_keyset,
+        } = *req;
         let cols = columns(shape);
         let order_col: ColumnDef = cols
             .iter()
@@ -391,12 +480,28 @@ impl Store {
                 let mut ids = Vec::new();
                 if skip < matching {
                     if let Some(start) = self.nth_live(plan.lo, plan.hi, skip, orderby.descending) {
-                        let (lo, hi) = if orderby.descending { (plan.lo, start) } else { (start, plan.hi) };
-                        let sub = Plan { lo, hi, predicates: Vec::new(), overlay_only: false };
-                        ids = self.candidates(&sub, orderby.descending).take(take.min(matching - skip) as usize).collect();
+                        let (lo, hi) = if orderby.descending {
+                            (plan.lo, start)
+                        } else {
+                            (start, plan.hi)
+                        };
+                        let sub = Plan {
+                            lo,
+                            hi,
+                            predicates: Vec::new(),
+                            overlay_only: false,
+                        };
+                        ids = self
+                            .candidates(&sub, orderby.descending)
+                            .take(take.min(matching - skip) as usize)
+                            .collect();
                     }
                 }
-                return Ok(PageIds { ids, total, total_filtered: matching.saturating_sub(skip) });
+                return Ok(PageIds {
+                    ids,
+                    total,
+                    total_filtered: matching.saturating_sub(skip),
+                });
             }
             let mut matching = 0u64;
             let mut ids = Vec::new();
@@ -408,7 +513,11 @@ impl Store {
                     matching += 1;
                 }
             }
-            return Ok(PageIds { ids, total, total_filtered: matching.saturating_sub(skip) });
+            return Ok(PageIds {
+                ids,
+                total,
+                total_filtered: matching.saturating_sub(skip),
+            });
         }
 
         // Any other sort column: materialise the matching keys, then sort (ties by id, so pages
@@ -428,8 +537,17 @@ impl Store {
             }
         });
         let matching = keyed.len() as u64;
-        let ids = keyed.into_iter().skip(skip as usize).take(take.min(usize::MAX as u64) as usize).map(|k| k.1).collect();
-        Ok(PageIds { ids, total, total_filtered: matching.saturating_sub(skip) })
+        let ids = keyed
+            .into_iter()
+            .skip(skip as usize)
+            .take(take.min(usize::MAX as u64) as usize)
+            .map(|k| k.1)
+            .collect();
+        Ok(PageIds {
+            ids,
+            total,
+            total_filtered: matching.saturating_sub(skip),
+        })
     }
 
     // ----- synthese log --------------------------------------------------------------------------
@@ -437,29 +555,53 @@ impl Store {
     /// One page of `/api/synthese/log`, plus the total count of matching entries.
     pub fn log_page(&self, q: &LogQuery) -> (Vec<LogEntry>, u64) {
         let only_deletions = q.last_action.as_deref() == Some("D");
-        let recent_only = q.dates.iter().any(|c| matches!(c.op, CmpOp::Gt | CmpOp::Gte | CmpOp::Eq) && c.at >= base_epoch_end());
+        let recent_only = q
+            .dates
+            .iter()
+            .any(|c| matches!(c.op, CmpOp::Gt | CmpOp::Gte | CmpOp::Eq) && c.at >= base_epoch_end());
         let mut entries: Vec<LogEntry> = self
             .deleted
             .iter()
-            .map(|(id, at)| LogEntry { id_synthese: *id, last_action: "D".into(), meta_last_action_date: *at })
+            .map(|(id, at)| LogEntry {
+                id_synthese: *id,
+                last_action: "D".into(),
+                meta_last_action_date: *at,
+            })
             .filter(|e| q.matches(e))
             .collect();
         if !only_deletions {
             let entry = |id: i64| {
                 let st = self.row_state(id);
                 let updated = self.overlay.get(&id).is_some_and(|m| m.version > 0);
-                LogEntry { id_synthese: id, last_action: if updated { "U" } else { "I" }.into(), meta_last_action_date: st.derniere_action }
+                LogEntry {
+                    id_synthese: id,
+                    last_action: if updated { "U" } else { "I" }.into(),
+                    meta_last_action_date: st.derniere_action,
+                }
             };
             if recent_only {
                 entries.extend(self.overlay.keys().map(|id| entry(*id)).filter(|e| q.matches(e)));
             } else if let Some(id) = q.id_synthese {
-                entries.extend(Some(id).filter(|id| self.is_live(*id)).map(entry).filter(|e| q.matches(e)));
+                entries.extend(
+                    Some(id)
+                        .filter(|id| self.is_live(*id))
+                        .map(entry)
+                        .filter(|e| q.matches(e)),
+                );
             } else {
-                entries.extend((1..=self.max_id).filter(|id| !self.deleted.contains_key(id)).map(entry).filter(|e| q.matches(e)));
+                entries.extend(
+                    (1..=self.max_id)
+                        .filter(|id| !self.deleted.contains_key(id))
+                        .map(entry)
+                        .filter(|e| q.matches(e)),
+                );
             }
         }
         entries.sort_by(|a, b| {
-            let o = a.meta_last_action_date.cmp(&b.meta_last_action_date).then(a.id_synthese.cmp(&b.id_synthese));
+            let o = a
+                .meta_last_action_date
+                .cmp(&b.meta_last_action_date)
+                .then(a.id_synthese.cmp(&b.id_synthese));
             if q.descending {
                 o.reverse()
             } else {
@@ -485,7 +627,15 @@ mod tests {
     fn page(store: &Store, q: &str) -> Result<PageIds, QueryFailure> {
         let q = ExportQuery::parse(q).unwrap();
         let ob = q.orderby.clone().unwrap_or(OrderBy::asc("id_synthese"));
-        store.page(Shape::CdNomenclature, false, &q.filters, &ob, q.effective_limit(1000), q.page, false)
+        store.page(&PageRequest {
+            shape: Shape::CdNomenclature,
+            geo: false,
+            filters: &q.filters,
+            orderby: &ob,
+            limit: q.effective_limit(1000),
+            page: q.page,
+            ignore_keyset: false,
+        })
     }
 
     #[test]
@@ -535,7 +685,17 @@ mod tests {
         assert_eq!(p.ids, vec![95, 96, 97, 98, 99, 100]);
         assert_eq!(p.total_filtered, 6);
         let q = ExportQuery::parse("limit=10&filter_n_up_id_synthese=95").unwrap();
-        let p = s.page(Shape::CdNomenclature, false, &q.filters, &OrderBy::asc("id_synthese"), Some(10), 0, true).unwrap();
+        let ob = OrderBy::asc("id_synthese");
+        let req = PageRequest {
+            shape: Shape::CdNomenclature,
+            geo: false,
+            filters: &q.filters,
+            orderby: &ob,
+            limit: Some(10),
+            page: 0,
+            ignore_keyset: true,
+        };
+        let p = s.page(&req).unwrap();
         assert_eq!(p.ids[0], 1);
     }
 
@@ -546,7 +706,11 @@ mod tests {
         s.update_ids(&[5, 7], t);
         let ins = s.insert(2, t);
         assert_eq!(ins, vec![1001, 1002]);
-        let p = page(&s, "filter_d_up_derniere_action=2026-02-01 10:00:00&filter_d_lo_derniere_action=2026-02-02").unwrap();
+        let p = page(
+            &s,
+            "filter_d_up_derniere_action=2026-02-01 10:00:00&filter_d_lo_derniere_action=2026-02-02",
+        )
+        .unwrap();
         assert_eq!(p.ids, vec![5, 7, 1001, 1002]);
         let p = page(&s, "filter_d_up_derniere_action=2026-02-01 10:00:01").unwrap();
         assert!(p.ids.is_empty());
@@ -576,14 +740,21 @@ mod tests {
             WireValue::Uuid(u) => u,
             _ => unreachable!(),
         };
-        assert_eq!(page(&s, &format!("id_perm_sinp={}", u.to_uppercase())).unwrap().ids, vec![42]);
+        assert_eq!(
+            page(&s, &format!("id_perm_sinp={}", u.to_uppercase())).unwrap().ids,
+            vec![42]
+        );
     }
 
     #[test]
     fn order_by_other_column() {
         let s = Store::new(200, 4);
         let p = page(&s, "orderby=cd_nom:desc&limit=0").unwrap();
-        let vals: Vec<WireValue> = p.ids.iter().map(|id| s.gen.value(Col::CdNom, &s.row_state(*id))).collect();
+        let vals: Vec<WireValue> = p
+            .ids
+            .iter()
+            .map(|id| s.gen.value(Col::CdNom, &s.row_state(*id)))
+            .collect();
         let mut sorted = vals.clone();
         sorted.sort_by(|a, b| b.sql_cmp(a));
         assert_eq!(vals, sorted);

@@ -61,7 +61,11 @@ mod tests {
 
     #[test]
     fn login_request_without_application() {
-        let r = LoginRequest { login: "a".into(), password: "b".into(), id_application: None };
+        let r = LoginRequest {
+            login: "a".into(),
+            password: "b".into(),
+            id_application: None,
+        };
         assert_eq!(serde_json::to_string(&r).unwrap(), r#"{"login":"a","password":"b"}"#);
     }
 }

@@ -77,7 +77,14 @@ pub struct LogQuery {
 
 impl Default for LogQuery {
     fn default() -> Self {
-        LogQuery { dates: Vec::new(), last_action: None, id_synthese: None, descending: false, limit: LOG_DEFAULT_PAGE_SIZE, page: 1 }
+        LogQuery {
+            dates: Vec::new(),
+            last_action: None,
+            id_synthese: None,
+            descending: false,
+            limit: LOG_DEFAULT_PAGE_SIZE,
+            page: 1,
+        }
     }
 }
 
@@ -95,7 +102,8 @@ impl LogQuery {
         let mut seen: Vec<String> = Vec::new();
         for (k, v) in form_urlencoded::parse(query.as_bytes()) {
             if k == "meta_last_action_date" {
-                q.dates.push(DateCondition::parse(&v).ok_or_else(|| LogQueryError::BadDate(v.to_string()))?);
+                q.dates
+                    .push(DateCondition::parse(&v).ok_or_else(|| LogQueryError::BadDate(v.to_string()))?);
                 continue;
             }
             if seen.iter().any(|s| *s == k) {
@@ -125,14 +133,23 @@ impl LogQuery {
         if let Some(id) = self.id_synthese {
             ser.append_pair("id_synthese", &id.to_string());
         }
-        ser.append_pair("sort", if self.descending { "meta_last_action_date:desc" } else { "meta_last_action_date" });
+        ser.append_pair(
+            "sort",
+            if self.descending {
+                "meta_last_action_date:desc"
+            } else {
+                "meta_last_action_date"
+            },
+        );
         ser.append_pair("limit", &self.limit.to_string());
         ser.append_pair("page", &self.page.to_string());
         ser.finish()
     }
 
     pub fn matches(&self, entry: &LogEntry) -> bool {
-        self.dates.iter().all(|c| c.op.holds(&entry.meta_last_action_date, &c.at))
+        self.dates
+            .iter()
+            .all(|c| c.op.holds(&entry.meta_last_action_date, &c.at))
             && self.last_action.as_deref().is_none_or(|a| a == entry.last_action)
             && self.id_synthese.is_none_or(|id| id == entry.id_synthese)
     }
@@ -178,9 +195,18 @@ impl LogPage {
         for e in raw.items {
             let at = parse_timestamp(&e.meta_last_action_date)
                 .ok_or_else(|| format!("bad meta_last_action_date {:?}", e.meta_last_action_date))?;
-            items.push(LogEntry { id_synthese: e.id_synthese, last_action: e.last_action, meta_last_action_date: at });
+            items.push(LogEntry {
+                id_synthese: e.id_synthese,
+                last_action: e.last_action,
+                meta_last_action_date: at,
+            });
         }
-        Ok(LogPage { items, total: raw.total, limit: raw.limit.unwrap_or(LOG_DEFAULT_PAGE_SIZE), page: raw.page.unwrap_or(1) })
+        Ok(LogPage {
+            items,
+            total: raw.total,
+            limit: raw.limit.unwrap_or(LOG_DEFAULT_PAGE_SIZE),
+            page: raw.page.unwrap_or(1),
+        })
     }
 
     pub fn write_json<W: Write + ?Sized>(&self, out: &mut W) -> io::Result<()> {
@@ -192,10 +218,17 @@ impl LogPage {
             let mut o = ObjectWriter::begin(&mut *out)?;
             write!(o.key("id_synthese")?, "{}", e.id_synthese)?;
             json::write_str(o.key("last_action")?, &e.last_action)?;
-            json::write_str(o.key("meta_last_action_date")?, &format_timestamp(&e.meta_last_action_date))?;
+            json::write_str(
+                o.key("meta_last_action_date")?,
+                &format_timestamp(&e.meta_last_action_date),
+            )?;
             o.end()?;
         }
-        write!(out, "], \"limit\": {}, \"page\": {}, \"total\": {}}}", self.limit, self.page, self.total)
+        write!(
+            out,
+            "], \"limit\": {}, \"page\": {}, \"total\": {}}}",
+            self.limit, self.page, self.total
+        )
     }
 }
 
@@ -218,7 +251,16 @@ mod tests {
     #[test]
     fn page_round_trip() {
         let at = parse_timestamp("2024-05-06 07:08:09.5").unwrap();
-        let p = LogPage { items: vec![LogEntry { id_synthese: 7, last_action: "D".into(), meta_last_action_date: at }], total: 1, limit: 50, page: 1 };
+        let p = LogPage {
+            items: vec![LogEntry {
+                id_synthese: 7,
+                last_action: "D".into(),
+                meta_last_action_date: at,
+            }],
+            total: 1,
+            limit: 50,
+            page: 1,
+        };
         let mut out = Vec::new();
         p.write_json(&mut out).unwrap();
         assert_eq!(

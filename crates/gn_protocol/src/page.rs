@@ -65,7 +65,10 @@ impl PageWriter {
         } else {
             out.write_all(b"[")?;
         }
-        Ok(PageWriter { feature_collection, first_item: true })
+        Ok(PageWriter {
+            feature_collection,
+            first_item: true,
+        })
     }
 
     /// Writes the separator before an item; the caller then writes the item itself.
@@ -160,10 +163,18 @@ impl ExportPage {
             Some(Value::Object(mut fc)) if fc.get("type").and_then(Value::as_str) == Some("FeatureCollection") => {
                 match fc.remove("features") {
                     Some(Value::Array(f)) => Items::Features(f),
-                    _ => return Err(PageError::NotAnExportPage("FeatureCollection without a features array".into())),
+                    _ => {
+                        return Err(PageError::NotAnExportPage(
+                            "FeatureCollection without a features array".into(),
+                        ))
+                    }
                 }
             }
-            Some(_) => return Err(PageError::NotAnExportPage("\"items\" is neither an array nor a FeatureCollection".into())),
+            Some(_) => {
+                return Err(PageError::NotAnExportPage(
+                    "\"items\" is neither an array nor a FeatureCollection".into(),
+                ))
+            }
             None => return Err(PageError::NotAnExportPage("no \"items\" key".into())),
         };
         let limit = counter(&obj, "limit")?.ok_or_else(|| PageError::NotAnExportPage("no \"limit\" key".into()))?;
@@ -190,7 +201,11 @@ pub struct ErrorBody {
 
 impl ErrorBody {
     pub fn new(code: u16, description: impl Into<String>) -> ErrorBody {
-        ErrorBody { code, name: reason_phrase(code).to_string(), description: description.into() }
+        ErrorBody {
+            code,
+            name: reason_phrase(code).to_string(),
+            description: description.into(),
+        }
     }
 
     /// GeoNature omits `request_id` on 401 replies only.
@@ -241,7 +256,12 @@ mod tests {
             write!(out, "{{\"id_synthese\": {i}}}").unwrap();
         }
         let lic = seeded_licences()[0].1.clone();
-        let counts = PageCounts { limit: 2, page: 0, total: 5, total_filtered: 5 };
+        let counts = PageCounts {
+            limit: 2,
+            page: 0,
+            total: 5,
+            total_filtered: 5,
+        };
         w.finish(&mut out, &lic, &counts).unwrap();
         let text = String::from_utf8(out.clone()).unwrap();
         assert!(text.starts_with("{\"items\": [{\"id_synthese\": 1}, {\"id_synthese\": 2}], \"license\": {\"href\": "));
@@ -256,9 +276,18 @@ mod tests {
     fn reads_feature_collection_and_rejects_others() {
         let fc = br#"{"items": {"features": [{"type": "Feature", "geometry": null, "properties": {}}], "type": "FeatureCollection"}, "limit": 1, "page": 0, "total": 1, "total_filtered": 1}"#;
         assert!(matches!(ExportPage::from_slice(fc).unwrap().items, Items::Features(ref f) if f.len() == 1));
-        assert!(matches!(ExportPage::from_slice(b"[1,2]"), Err(PageError::NotAnExportPage(_))));
-        assert!(matches!(ExportPage::from_slice(b"{\"items\": [], \"limit\""), Err(PageError::NotJson(_))));
-        assert!(matches!(ExportPage::from_slice(b"{\"items\": 3, \"limit\": 1, \"total\": 1}"), Err(PageError::NotAnExportPage(_))));
+        assert!(matches!(
+            ExportPage::from_slice(b"[1,2]"),
+            Err(PageError::NotAnExportPage(_))
+        ));
+        assert!(matches!(
+            ExportPage::from_slice(b"{\"items\": [], \"limit\""),
+            Err(PageError::NotJson(_))
+        ));
+        assert!(matches!(
+            ExportPage::from_slice(b"{\"items\": 3, \"limit\": 1, \"total\": 1}"),
+            Err(PageError::NotAnExportPage(_))
+        ));
     }
 
     #[test]

@@ -96,7 +96,11 @@ pub enum DateArg {
 
 impl Filter {
     pub fn new(op: FilterOp, column: impl Into<String>, value: impl Into<String>) -> Self {
-        Self { column: column.into(), op, value: value.into() }
+        Self {
+            column: column.into(),
+            op,
+            value: value.into(),
+        }
     }
 
     /// The query parameter name that carries this filter.
@@ -153,15 +157,19 @@ pub struct OrderBy {
 
 impl OrderBy {
     pub fn asc(column: impl Into<String>) -> Self {
-        Self { column: column.into(), descending: false }
+        Self {
+            column: column.into(),
+            descending: false,
+        }
     }
 
     /// `col`, `col:asc` or `col:desc`.
     pub fn parse(s: &str) -> OrderBy {
         match s.rsplit_once(':') {
-            Some((col, dir)) if dir.eq_ignore_ascii_case("desc") => {
-                OrderBy { column: col.to_string(), descending: true }
-            }
+            Some((col, dir)) if dir.eq_ignore_ascii_case("desc") => OrderBy {
+                column: col.to_string(),
+                descending: true,
+            },
             Some((col, dir)) if dir.eq_ignore_ascii_case("asc") => OrderBy::asc(col),
             _ => OrderBy::asc(s),
         }
@@ -183,7 +191,7 @@ pub enum QueryError {
 }
 
 /// A request to the export data API.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct ExportQuery {
     /// Requested rows per page; `Some(0)` asks for everything at once (GeoNature quirk).
     pub limit: Option<u64>,
@@ -192,12 +200,6 @@ pub struct ExportQuery {
     pub orderby: Option<OrderBy>,
     pub token: Option<String>,
     pub filters: Vec<Filter>,
-}
-
-impl Default for ExportQuery {
-    fn default() -> Self {
-        Self { limit: None, page: 0, orderby: None, token: None, filters: Vec::new() }
-    }
 }
 
 impl ExportQuery {
@@ -290,7 +292,13 @@ mod tests {
         .unwrap();
         assert_eq!(q.limit, Some(50));
         assert_eq!(q.page, 3);
-        assert_eq!(q.orderby, Some(OrderBy { column: "cd_nom".into(), descending: true }));
+        assert_eq!(
+            q.orderby,
+            Some(OrderBy {
+                column: "cd_nom".into(),
+                descending: true
+            })
+        );
         assert_eq!(q.token.as_deref(), Some("abc"));
         let ops: Vec<(FilterOp, &str)> = q.filters.iter().map(|f| (f.op, f.column.as_str())).collect();
         assert_eq!(
@@ -304,7 +312,10 @@ mod tests {
                 (FilterOp::Eq, "action"),
             ]
         );
-        assert_eq!(q.filters[2].date_arg(), crate::time::parse_timestamp("2024-01-01 10:00:00").map(DateArg::Timestamp));
+        assert_eq!(
+            q.filters[2].date_arg(),
+            crate::time::parse_timestamp("2024-01-01 10:00:00").map(DateArg::Timestamp)
+        );
         assert_eq!(q.filters[3].num_arg(), Some(99.0));
     }
 
@@ -314,9 +325,15 @@ mod tests {
         assert_eq!((q.limit, q.page), (Some(10), 1));
         assert_eq!(q.filters.len(), 1);
         assert_eq!(q.filters[0].value, "1");
-        assert_eq!(ExportQuery::parse("limit=5000").unwrap().effective_limit(1000), Some(1000));
+        assert_eq!(
+            ExportQuery::parse("limit=5000").unwrap().effective_limit(1000),
+            Some(1000)
+        );
         assert_eq!(ExportQuery::parse("limit=0").unwrap().effective_limit(1000), None);
-        assert_eq!(ExportQuery::parse("limit=abc").unwrap().effective_limit(1000), Some(1000));
+        assert_eq!(
+            ExportQuery::parse("limit=abc").unwrap().effective_limit(1000),
+            Some(1000)
+        );
         assert_eq!(ExportQuery::parse("limit=-1"), Err(QueryError::NegativeLimit(-1)));
         assert_eq!(ExportQuery::parse("offset=x").unwrap().page, 0);
     }
@@ -331,7 +348,10 @@ mod tests {
             filters: vec![Filter::new(FilterOp::NumGe, "id_synthese", "1001")],
         };
         let s = q.to_query_string();
-        assert_eq!(s, "limit=1000&offset=0&orderby=id_synthese&filter_n_up_id_synthese=1001");
+        assert_eq!(
+            s,
+            "limit=1000&offset=0&orderby=id_synthese&filter_n_up_id_synthese=1001"
+        );
         assert_eq!(ExportQuery::parse(&s).unwrap(), q);
     }
 

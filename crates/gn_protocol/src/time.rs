@@ -26,7 +26,12 @@ pub fn parse_timestamp(s: &str) -> Option<NaiveDateTime> {
     if s.is_empty() {
         return None;
     }
-    for fmt in ["%Y-%m-%d %H:%M:%S%.f", "%Y-%m-%dT%H:%M:%S%.f", "%Y-%m-%d %H:%M", "%Y-%m-%dT%H:%M"] {
+    for fmt in [
+        "%Y-%m-%d %H:%M:%S%.f",
+        "%Y-%m-%dT%H:%M:%S%.f",
+        "%Y-%m-%d %H:%M",
+        "%Y-%m-%dT%H:%M",
+    ] {
         if let Ok(ts) = NaiveDateTime::parse_from_str(s, fmt) {
             return Some(ts);
         }
@@ -75,7 +80,12 @@ mod tests {
             assert_eq!(parse_timestamp(s), Some(want), "{s}");
         }
         assert_eq!(parse_timestamp("2024-03-01"), Some(ts("2024-03-01 00:00:00")));
-        assert_eq!(parse_timestamp("2024-03-01 10:20:30.5").map(|t| format_timestamp(&t)).as_deref(), Some("2024-03-01 10:20:30.500000"));
+        assert_eq!(
+            parse_timestamp("2024-03-01 10:20:30.5")
+                .map(|t| format_timestamp(&t))
+                .as_deref(),
+            Some("2024-03-01 10:20:30.500000")
+        );
         assert_eq!(parse_timestamp("yesterday"), None);
         assert_eq!(parse_timestamp(""), None);
     }

@@ -107,7 +107,10 @@ mod tests {
         assert_eq!(js(&WireValue::Numeric("12.50".into())), "\"12.50\"");
         let ts = NaiveDateTime::parse_from_str("2024-01-02 03:04:05", "%Y-%m-%d %H:%M:%S").unwrap();
         assert_eq!(js(&WireValue::Timestamp(ts)), "\"2024-01-02 03:04:05\"");
-        assert_eq!(js(&WireValue::Json(serde_json::json!({"b":1,"a":2}))), "{\"a\": 2, \"b\": 1}");
+        assert_eq!(
+            js(&WireValue::Json(serde_json::json!({"b":1,"a":2}))),
+            "{\"a\": 2, \"b\": 1}"
+        );
     }
 
     #[test]

@@ -6,7 +6,10 @@ use std::process::ExitCode;
 const USAGE: &str = "usage: fake-geonature [--port P] [--rows N] [--seed S] [--host 127.0.0.1] [--prefix /geonature] [--exports-module-path exports] [--max-page-size 1000]";
 
 fn main() -> ExitCode {
-    let mut cfg = Config { port: 8790, ..Config::default() };
+    let mut cfg = Config {
+        port: 8790,
+        ..Config::default()
+    };
     let args: Vec<String> = std::env::args().skip(1).collect();
     let mut i = 0;
     while i < args.len() {
@@ -50,7 +53,12 @@ fn main() -> ExitCode {
     let rows = cfg.rows;
     match FakeGeoNature::start(cfg) {
         Ok(gn) => {
-            println!("fake-geonature listening: GeoNature root {} ({} rows; control at {}/_control/state)", gn.url(), rows, gn.base_url());
+            println!(
+                "fake-geonature listening: GeoNature root {} ({} rows; control at {}/_control/state)",
+                gn.url(),
+                rows,
+                gn.base_url()
+            );
             loop {
                 std::thread::park();
             }

@@ -1,0 +1,82 @@
+#!/usr/bin/env bash
+# Layers 3 and 4 of scripts/test, run after gn_flux is installed into PostgreSQL 15:
+#   - SQL golden tests (pg_regress, tests/pg_regress/{sql,expected}) in a dedicated Debian
+#     cluster that does NOT preload gn_flux (plain CREATE EXTENSION), then in the same cluster
+#     preloading gn_flux and pg_cron; the expected output is the same in both modes;
+#   - end-to-end checks of both load modes and of the GeoNature stand-in binary on 127.0.0.1.
+# Usage: tests/e2e/run.sh CLUSTER PORT
+source "$(dirname "${BASH_SOURCE[0]}")/../../scripts/lib.sh"
+CLUSTER=${1:?cluster name}
+PORT=${2:?port}
+REGRESS_DB=gn_flux_regress
+CRON_DB=gn_flux_cron
+PG_REGRESS="$(dirname "$("$PG_CONFIG" --pgxs)")/../test/regress/pg_regress"
+WORK="$(mktemp -d /tmp/gn_flux-e2e.XXXXXX)"
+chmod 755 "$WORK"
+FAKE_PORT=${GN_FLUX_TEST_FAKE_PORT:-18790}
+
+cleanup() {
+  if [ -f "$WORK/fake.pid" ]; then kill "$(cat "$WORK/fake.pid")" 2>/dev/null || true; fi
+  stop_cluster "$CLUSTER" || true
+  rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+run_regress() { # label
+  local out="$WORK/regress-$1"
+  mkdir -p "$out"
+  cp -r "$ROOT/tests/pg_regress/sql" "$ROOT/tests/pg_regress/expected" "$out/"
+  chown -R postgres:postgres "$out"
+  local tests
+  tests="$(cd "$out/sql" && ls -1 ./*.sql | sed 's|^\./||; s|\.sql$||' | sort | tr '\n' ' ')"
+  psql_as_postgres "$CLUSTER" postgres -c "DROP DATABASE IF EXISTS $REGRESS_DB"
+  # shellcheck disable=SC2086
+  if ! (cd "$out" && runuser -u postgres -- "$PG_REGRESS" --use-existing --host="$PG_SOCKET_DIR" --port="$PORT" \
+        --dbname="$REGRESS_DB" --inputdir="$out" --outputdir="$out" --bindir="$PG_BIN" $tests); then
+    echo "---- regression.diffs ($1) ----"
+    cat "$out/regression.diffs" 2>/dev/null || true
+    die "SQL golden tests failed ($1)"
+  fi
+}
+
+expect_eq() { # what got want
+  if [ "$2" != "$3" ]; then die "$1: got '$2', want '$3'"; fi
+  echo "ok - $1"
+}
+
+step "Dedicated test cluster ${PG_MAJOR}/${CLUSTER} on port ${PORT}"
+ensure_cluster "$CLUSTER" "$PORT"
+
+step "Mode 1: gn_flux NOT preloaded (plain CREATE EXTENSION)"
+configure_cluster "$CLUSTER" no ""
+start_cluster "$CLUSTER"
+run_regress not-preloaded
+psql_as_postgres "$CLUSTER" postgres -c "DROP DATABASE IF EXISTS gn_flux_e2e" -c "CREATE DATABASE gn_flux_e2e"
+got="$(psql_as_postgres "$CLUSTER" gn_flux_e2e -At -c "CREATE EXTENSION gn_flux CASCADE" -c "SELECT gn_flux._loaded_from_preload()")"
+expect_eq "not preloaded: CREATE EXTENSION gn_flux CASCADE loads the library in a plain backend" "$got" "f"
+got="$(psql_as_postgres "$CLUSTER" gn_flux_e2e -At -c "SELECT gn_flux.version() LIKE 'gn_flux 0.1.0 (commit %)'")"
+expect_eq "not preloaded: gn_flux.version()" "$got" "t"
+
+step "Mode 2: gn_flux and pg_cron preloaded (shared_preload_libraries)"
+configure_cluster "$CLUSTER" yes "$CRON_DB"
+psql_as_postgres "$CLUSTER" postgres -c "DROP DATABASE IF EXISTS $CRON_DB" -c "CREATE DATABASE $CRON_DB"
+start_cluster "$CLUSTER"
+run_regress preloaded
+got="$(psql_as_postgres "$CLUSTER" gn_flux_e2e -At -c "SELECT gn_flux._loaded_from_preload()")"
+expect_eq "preloaded: the library comes from shared_preload_libraries" "$got" "t"
+got="$(psql_as_postgres "$CLUSTER" "$CRON_DB" -At \
+  -c "CREATE EXTENSION pg_cron" -c "CREATE EXTENSION gn_flux CASCADE" \
+  -c "SELECT cron.schedule('gn_flux-e2e', '*/5 * * * *', 'SELECT gn_flux.version()') > 0" \
+  -c "SELECT cron.unschedule('gn_flux-e2e')")"
+expect_eq "preloaded: pg_cron and gn_flux side by side" "$(echo "$got" | tr '\n' ' ')" "t t "
+psql_as_postgres "$CLUSTER" postgres -c "DROP DATABASE gn_flux_e2e"
+
+step "GeoNature stand-in binary on 127.0.0.1:${FAKE_PORT}"
+start_fake_geonature "$WORK/fake.pid" "$WORK/fake.log" "$FAKE_PORT" 2000 42
+ROOT_URL="http://127.0.0.1:${FAKE_PORT}/geonature"
+code="$(curl -s -o /dev/null -w '%{http_code}' -H 'Content-Type: application/json' -d '{"login":"admin","password":"admin"}' "$ROOT_URL/api/auth/login")"
+expect_eq "stand-in: login" "$code" "200"
+total="$(curl -fsS "$ROOT_URL/api/exports/api/1?limit=1&token=export1-token" | python3 -c 'import json,sys; print(json.load(sys.stdin)["total"])')"
+expect_eq "stand-in: export 1 serves 2000 rows" "$total" "2000"
+
+step "Layers 3-4 passed"
