@@ -68,7 +68,7 @@ mod tests {
     }
 
     #[pg_test]
-    #[should_panic(expected = "invalid value for parameter")]
+    #[should_panic(expected = "is outside the valid range for parameter")]
     fn settings_are_validated() {
         Spi::run("SET gn_flux.http_timeout_ms = -5").unwrap();
     }

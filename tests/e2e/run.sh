@@ -18,7 +18,7 @@ FAKE_PORT=${GN_FLUX_TEST_FAKE_PORT:-18790}
 cleanup() {
   if [ -f "$WORK/fake.pid" ]; then kill "$(cat "$WORK/fake.pid")" 2>/dev/null || true; fi
   stop_cluster "$CLUSTER" || true
-  rm -rf "$WORK"
+  [ -n "${GN_FLUX_KEEP_E2E:-}" ] || rm -rf "$WORK"
 }
 trap cleanup EXIT
 
@@ -29,7 +29,7 @@ run_regress() { # label
   chown -R postgres:postgres "$out"
   local tests
   tests="$(cd "$out/sql" && ls -1 ./*.sql | sed 's|^\./||; s|\.sql$||' | sort | tr '\n' ' ')"
-  psql_as_postgres "$CLUSTER" postgres -c "DROP DATABASE IF EXISTS $REGRESS_DB"
+  psql_as_postgres "$CLUSTER" postgres -c "DROP DATABASE IF EXISTS $REGRESS_DB" -c "CREATE DATABASE $REGRESS_DB"
   # shellcheck disable=SC2086
   if ! (cd "$out" && runuser -u postgres -- "$PG_REGRESS" --use-existing --host="$PG_SOCKET_DIR" --port="$PORT" \
         --dbname="$REGRESS_DB" --inputdir="$out" --outputdir="$out" --bindir="$PG_BIN" $tests); then
@@ -70,6 +70,30 @@ got="$(psql_as_postgres "$CLUSTER" "$CRON_DB" -At \
   -c "SELECT cron.unschedule('gn_flux-e2e')")"
 expect_eq "preloaded: pg_cron and gn_flux side by side" "$(echo "$got" | tr '\n' ' ')" "t t "
 psql_as_postgres "$CLUSTER" postgres -c "DROP DATABASE gn_flux_e2e"
+
+step "Upgrades: every frozen earlier release, upgraded, equals a fresh install"
+CURRENT="$(sed -n 's/^version = "\(.*\)"/\1/p' "$ROOT/Cargo.toml" | head -1)"
+EXT_DIR="$("$PG_CONFIG" --sharedir)/extension"
+upgraded=0
+for frozen in "$ROOT"/sql/releases/gn_flux--*.sql; do
+  [ -e "$frozen" ] || continue
+  old="$(basename "$frozen" .sql)"; old="${old#gn_flux--}"
+  [ "$old" = "$CURRENT" ] && continue
+  install -m 644 "$frozen" "$EXT_DIR/gn_flux--${old}.sql"
+  for db in gn_flux_upgraded gn_flux_fresh; do
+    psql_as_postgres "$CLUSTER" postgres -c "DROP DATABASE IF EXISTS $db" -c "CREATE DATABASE $db"
+  done
+  psql_as_postgres "$CLUSTER" gn_flux_upgraded -c "CREATE EXTENSION gn_flux VERSION '$old' CASCADE" -c "ALTER EXTENSION gn_flux UPDATE"
+  psql_as_postgres "$CLUSTER" gn_flux_fresh -c "CREATE EXTENSION gn_flux CASCADE"
+  psql_as_postgres "$CLUSTER" gn_flux_upgraded -At <"$ROOT/tests/e2e/schema_fingerprint.sql" >"$WORK/upgraded.txt"
+  psql_as_postgres "$CLUSTER" gn_flux_fresh -At <"$ROOT/tests/e2e/schema_fingerprint.sql" >"$WORK/fresh.txt"
+  diff -u "$WORK/fresh.txt" "$WORK/upgraded.txt" || die "upgrade from $old to $CURRENT differs from a fresh install"
+  echo "ok - upgrade $old -> $CURRENT equals a fresh install ($(wc -l <"$WORK/fresh.txt") catalog lines)"
+  upgraded=$((upgraded + 1))
+done
+[ "$upgraded" -gt 0 ] || echo "ok - no earlier release to upgrade from ($CURRENT is the first)"
+got="$(psql_as_postgres "$CLUSTER" postgres -At -c "SELECT count(*) FROM pg_available_extension_versions WHERE name = 'gn_flux' AND version = '$CURRENT'")"
+expect_eq "the current version $CURRENT is installed and available" "$got" "1"
 
 step "GeoNature stand-in binary on 127.0.0.1:${FAKE_PORT}"
 start_fake_geonature "$WORK/fake.pid" "$WORK/fake.log" "$FAKE_PORT" 2000 42
