@@ -1,98 +1,157 @@
 //! The one gn_flux error type, and its mapping to PostgreSQL error reports.
 //!
 //! Every error carries a message (what is wrong), a detail (the facts; never a secret) and a hint
-//! (what to do). The SQLSTATE follows the house rules: bad argument 22023, unknown object 42704,
-//! duplicate 42710, insufficient privilege 42501, wrong state 55000, remote failure class 38.
-#![allow(dead_code)] // the pull and export features (next releases) use the remaining variants
+//! (what to do). SQLSTATEs follow the house rules: bad argument 22023, unknown object 42704,
+//! wrong state 55000, busy 55P03, remote failure class 38 (not class 08, which drivers read as a
+//! lost connection). Duplicates (42710) and privileges (42501) are raised by the SQL functions
+//! and by PostgreSQL's own privilege checks.
 use pgrx::pg_sys::panic::ErrorReport;
 use pgrx::{PgLogLevel, PgSqlErrorCode};
 
-#[derive(Debug, thiserror::Error)]
-pub enum GnFluxError {
-    #[error("{message}")]
-    InvalidArgument {
-        message: String,
-        detail: Option<String>,
-        hint: String,
-    },
-    #[error("{message}")]
-    UndefinedObject {
-        message: String,
-        detail: Option<String>,
-        hint: String,
-    },
-    #[error("{message}")]
-    DuplicateObject {
-        message: String,
-        detail: Option<String>,
-        hint: String,
-    },
-    #[error("{message}")]
-    InsufficientPrivilege {
-        message: String,
-        detail: Option<String>,
-        hint: String,
-    },
-    #[error("{message}")]
-    WrongState {
-        message: String,
-        detail: Option<String>,
-        hint: String,
-    },
-    #[error("{message}")]
-    Remote {
-        message: String,
-        detail: Option<String>,
-        hint: String,
-    },
-    #[error("{message}")]
-    Internal {
-        message: String,
-        detail: Option<String>,
-        hint: String,
-    },
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    InvalidArgument,
+    UndefinedObject,
+    WrongState,
+    Busy,
+    Remote,
+    Internal,
+}
+
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("{message}")]
+pub struct GnFluxError {
+    pub kind: Kind,
+    pub message: String,
+    pub detail: Option<String>,
+    pub hint: String,
 }
 
 impl GnFluxError {
-    pub fn invalid(message: impl Into<String>, hint: impl Into<String>) -> Self {
-        GnFluxError::InvalidArgument {
+    pub fn new(kind: Kind, message: impl Into<String>, hint: impl Into<String>) -> Self {
+        GnFluxError {
+            kind,
             message: message.into(),
             detail: None,
             hint: hint.into(),
         }
     }
 
-    fn parts(&self) -> (PgSqlErrorCode, &str, Option<&str>, &str) {
-        use GnFluxError::*;
+    pub fn invalid(message: impl Into<String>, hint: impl Into<String>) -> Self {
+        Self::new(Kind::InvalidArgument, message, hint)
+    }
+
+    pub fn unknown(message: impl Into<String>, hint: impl Into<String>) -> Self {
+        Self::new(Kind::UndefinedObject, message, hint)
+    }
+
+    pub fn with_detail(mut self, detail: impl Into<String>) -> Self {
+        self.detail = Some(detail.into());
+        self
+    }
+
+    pub fn sqlstate(&self) -> PgSqlErrorCode {
         use PgSqlErrorCode::*;
-        match self {
-            InvalidArgument { message, detail, hint } => {
-                (ERRCODE_INVALID_PARAMETER_VALUE, message, detail.as_deref(), hint)
-            }
-            UndefinedObject { message, detail, hint } => (ERRCODE_UNDEFINED_OBJECT, message, detail.as_deref(), hint),
-            DuplicateObject { message, detail, hint } => (ERRCODE_DUPLICATE_OBJECT, message, detail.as_deref(), hint),
-            InsufficientPrivilege { message, detail, hint } => {
-                (ERRCODE_INSUFFICIENT_PRIVILEGE, message, detail.as_deref(), hint)
-            }
-            WrongState { message, detail, hint } => (
-                ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
-                message,
-                detail.as_deref(),
-                hint,
-            ),
-            Remote { message, detail, hint } => (ERRCODE_EXTERNAL_ROUTINE_EXCEPTION, message, detail.as_deref(), hint),
-            Internal { message, detail, hint } => (ERRCODE_INTERNAL_ERROR, message, detail.as_deref(), hint),
+        match self.kind {
+            Kind::InvalidArgument => ERRCODE_INVALID_PARAMETER_VALUE,
+            Kind::UndefinedObject => ERRCODE_UNDEFINED_OBJECT,
+            Kind::WrongState => ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
+            Kind::Busy => ERRCODE_LOCK_NOT_AVAILABLE,
+            Kind::Remote => ERRCODE_EXTERNAL_ROUTINE_EXCEPTION,
+            Kind::Internal => ERRCODE_INTERNAL_ERROR,
         }
+    }
+
+    /// The message with its detail, for logs (import_log.comment).
+    pub fn full_text(&self) -> String {
+        match &self.detail {
+            Some(d) if !d.is_empty() => format!("{} ({d})", self.message),
+            _ => self.message.clone(),
+        }
+    }
+
+    /// Removes every secret from the message, detail and hint.
+    pub fn redacted(mut self, r: &Redactor) -> Self {
+        self.message = r.redact(&self.message);
+        self.detail = self.detail.map(|d| r.redact(&d));
+        self.hint = r.redact(&self.hint);
+        self
     }
 
     /// Raises the error as a PostgreSQL ERROR (does not return).
     pub fn raise(self) -> ! {
-        let (code, message, detail, hint) = self.parts();
-        let mut report = ErrorReport::new(code, message.to_string(), "gn_flux").set_hint(hint.to_string());
-        if let Some(d) = detail {
-            report = report.set_detail(d.to_string());
+        let mut report = ErrorReport::new(self.sqlstate(), self.message.clone(), "gn_flux").set_hint(self.hint.clone());
+        if let Some(d) = &self.detail {
+            report = report.set_detail(d.clone());
         }
         report.report(PgLogLevel::ERROR);
         unreachable!("an ERROR report does not return")
+    }
+}
+
+impl From<pgrx::spi::SpiError> for GnFluxError {
+    fn from(e: pgrx::spi::SpiError) -> Self {
+        GnFluxError::new(
+            Kind::Internal,
+            format!("gn_flux internal query failed: {e}"),
+            "Report this as a gn_flux bug.",
+        )
+    }
+}
+
+/// Masks secrets (passwords, tokens) in any text before it reaches a log table, a message or a
+/// NOTICE.
+#[derive(Debug, Clone, Default)]
+pub struct Redactor {
+    secrets: Vec<String>,
+}
+
+impl Redactor {
+    pub fn new<'a>(secrets: impl IntoIterator<Item = Option<&'a str>>) -> Self {
+        let mut secrets: Vec<String> = secrets
+            .into_iter()
+            .flatten()
+            .filter(|s| s.len() >= 3)
+            .map(str::to_string)
+            .collect();
+        // Longest first, so a secret containing another is masked whole.
+        secrets.sort_by_key(|s| std::cmp::Reverse(s.len()));
+        Redactor { secrets }
+    }
+
+    pub fn redact(&self, text: &str) -> String {
+        let mut out = text.to_string();
+        for s in &self.secrets {
+            out = out.replace(s.as_str(), "********");
+        }
+        out
+    }
+}
+
+/// `Result::unwrap_or_raise` for SQL-facing functions.
+pub trait OrRaise<T> {
+    fn or_raise(self) -> T;
+}
+
+impl<T> OrRaise<T> for Result<T, GnFluxError> {
+    fn or_raise(self) -> T {
+        match self {
+            Ok(v) => v,
+            Err(e) => e.raise(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn redactor_masks_every_secret() {
+        let r = Redactor::new([Some("s3cret"), None, Some("tok-123456")]);
+        assert_eq!(
+            r.redact("login failed with s3cret and tok-123456"),
+            "login failed with ******** and ********"
+        );
     }
 }

@@ -4,12 +4,37 @@
 use pgrx::prelude::*;
 
 mod error;
+mod ffi;
 mod gucs;
 mod info;
+mod pull;
+mod sources;
+#[cfg(any(test, feature = "pg_test"))]
+mod tests_pull;
 
 ::pgrx::pg_module_magic!(name, version);
 
 ::pgrx::extension_sql_file!("../sql/schema/000_bootstrap.sql", name = "bootstrap", bootstrap);
+::pgrx::extension_sql_file!(
+    "../sql/schema/010_storage.sql",
+    name = "storage",
+    requires = ["bootstrap"]
+);
+::pgrx::extension_sql_file!(
+    "../sql/schema/020_sources.sql",
+    name = "sources",
+    requires = ["storage"]
+);
+::pgrx::extension_sql_file!(
+    "../sql/schema/030_source_functions.sql",
+    name = "source_functions",
+    requires = [
+        "sources",
+        sources::check_source,
+        sources::probe_source,
+        pull::pull_source
+    ]
+);
 
 #[pg_guard]
 pub extern "C-unwind" fn _PG_init() {

@@ -23,6 +23,7 @@ cleanup() {
 trap cleanup EXIT
 
 run_regress() { # label
+  reset_fake
   local out="$WORK/regress-$1"
   mkdir -p "$out"
   cp -r "$ROOT/tests/pg_regress/sql" "$ROOT/tests/pg_regress/expected" "$out/"
@@ -43,6 +44,10 @@ expect_eq() { # what got want
   if [ "$2" != "$3" ]; then die "$1: got '$2', want '$3'"; fi
   echo "ok - $1"
 }
+
+step "GeoNature stand-in (the golden tests pull from it) on 127.0.0.1:${FAKE_PORT}"
+start_fake_geonature "$WORK/fake.pid" "$WORK/fake.log" "$FAKE_PORT" 2000 42
+reset_fake() { curl -fsS -X POST "http://127.0.0.1:${FAKE_PORT}/_control/reset" >/dev/null; }
 
 step "Dedicated test cluster ${PG_MAJOR}/${CLUSTER} on port ${PORT}"
 ensure_cluster "$CLUSTER" "$PORT"
@@ -69,6 +74,13 @@ got="$(psql_as_postgres "$CLUSTER" "$CRON_DB" -At \
   -c "SELECT cron.schedule('gn_flux-e2e', '*/5 * * * *', 'SELECT gn_flux.version()') > 0" \
   -c "SELECT cron.unschedule('gn_flux-e2e')")"
 expect_eq "preloaded: pg_cron and gn_flux side by side" "$(echo "$got" | tr '\n' ' ')" "t t "
+
+step "Multi-session end-to-end tests (cancel, statement_timeout, concurrent pulls)"
+psql_as_postgres "$CLUSTER" postgres -c "DROP DATABASE IF EXISTS gn_flux_e2e" -c "CREATE DATABASE gn_flux_e2e" \
+  -c "DROP ROLE IF EXISTS gn_flux_e2e" -c "CREATE ROLE gn_flux_e2e LOGIN SUPERUSER PASSWORD 'gn_flux_e2e'"
+psql_as_postgres "$CLUSTER" gn_flux_e2e -c "CREATE EXTENSION gn_flux CASCADE"
+(cd "$ROOT" && GN_FLUX_E2E_DSN="host=127.0.0.1 port=${PORT} user=gn_flux_e2e password=gn_flux_e2e dbname=gn_flux_e2e" \
+  cargo test -p gn_flux_e2e -- --test-threads=1)
 psql_as_postgres "$CLUSTER" postgres -c "DROP DATABASE gn_flux_e2e"
 
 step "Upgrades: every frozen earlier release, upgraded, equals a fresh install"
@@ -96,7 +108,6 @@ got="$(psql_as_postgres "$CLUSTER" postgres -At -c "SELECT count(*) FROM pg_avai
 expect_eq "the current version $CURRENT is installed and available" "$got" "1"
 
 step "GeoNature stand-in binary on 127.0.0.1:${FAKE_PORT}"
-start_fake_geonature "$WORK/fake.pid" "$WORK/fake.log" "$FAKE_PORT" 2000 42
 ROOT_URL="http://127.0.0.1:${FAKE_PORT}/geonature"
 code="$(curl -s -o /dev/null -w '%{http_code}' -H 'Content-Type: application/json' -d '{"login":"admin","password":"admin"}' "$ROOT_URL/api/auth/login")"
 expect_eq "stand-in: login" "$code" "200"

@@ -1,7 +1,7 @@
 //! Routes: what a GeoNature 2.x instance answers, plus the `/_control` endpoints for tests.
 
 use crate::auth::{Auth, User};
-use crate::data::{columns, ColumnDef, Shape};
+use crate::data::{columns, ColumnDef, Shape, AF_COUNT};
 use crate::faults::{FaultAction, FaultRule, Faults};
 use crate::http::{Request, Response};
 use crate::store::{PageRequest, Store};
@@ -41,13 +41,18 @@ pub struct ExportDef {
 pub enum ShapeName {
     SyntheseWithCdNomenclature,
     SyntheseWithMetadata,
+    /// A GN2PG 1.10 separate metadata export: one item per acquisition framework, with its
+    /// datasets nested in `datasets` (not a Synthese view).
+    AcquisitionFrameworks,
 }
 
 impl ShapeName {
-    pub fn shape(self) -> Shape {
+    /// The Synthese view shape; `None` for the metadata export.
+    pub fn shape(self) -> Option<Shape> {
         match self {
-            ShapeName::SyntheseWithCdNomenclature => Shape::CdNomenclature,
-            ShapeName::SyntheseWithMetadata => Shape::Metadata,
+            ShapeName::SyntheseWithCdNomenclature => Some(Shape::CdNomenclature),
+            ShapeName::SyntheseWithMetadata => Some(Shape::Metadata),
+            ShapeName::AcquisitionFrameworks => None,
         }
     }
 }
@@ -83,6 +88,16 @@ pub fn default_exports() -> Vec<ExportDef> {
             geometry_field: Some("geom".into()),
             tokens: vec![],
             id_licence: 3,
+            roles: vec![],
+        },
+        ExportDef {
+            id: 4,
+            label: "Métadonnées GN2PG".into(),
+            shape: ShapeName::AcquisitionFrameworks,
+            public: false,
+            geometry_field: None,
+            tokens: vec!["export4-token".into()],
+            id_licence: 1,
             roles: vec![],
         },
     ]
@@ -460,7 +475,9 @@ impl App {
                 return error(403, &format!("You are not allowed to access export {id}"), rid);
             }
         }
-        let shape = export.shape.shape();
+        let Some(shape) = export.shape.shape() else {
+            return self.metadata_export_api(&export, &q, rid);
+        };
         let geo = export.geometry_field.is_some();
         let orderby = q.orderby.clone().unwrap_or_else(|| OrderBy::asc("id_synthese"));
         let limit = q.effective_limit(self.max_page_size);
@@ -524,6 +541,66 @@ impl App {
             let mut buf = Vec::with_capacity(1 << 20);
             let _ = render(&mut buf);
             Response::json(200, buf)
+        }
+    }
+
+    /// The separate metadata export (GN2PG 1.10 `synthese_with_metadata_separated`): one item per
+    /// acquisition framework, paged like any export (`limit`, page-index `offset`, `orderby` on a
+    /// top-level scalar key, default the pk `id_acquisition_framework`); filters are ignored.
+    fn metadata_export_api(&self, export: &ExportDef, q: &ExportQuery, rid: &str) -> Response {
+        let gen = read(&self.state).store.gen;
+        let mut items: Vec<Value> = (0..AF_COUNT).map(|i| gen.af_export_item(i)).collect();
+        let orderby = q
+            .orderby
+            .clone()
+            .unwrap_or_else(|| OrderBy::asc("id_acquisition_framework"));
+        let sortable = |v: &Value| matches!(v.get(&orderby.column), Some(Value::Number(_) | Value::String(_)));
+        if !items.iter().all(sortable) {
+            return error(400, &format!("No column name {} to sort with", orderby.column), rid);
+        }
+        items.sort_by(|a, b| {
+            let (x, y) = (&a[&orderby.column], &b[&orderby.column]);
+            let o = match (x.as_i64(), y.as_i64()) {
+                (Some(i), Some(j)) => i.cmp(&j),
+                _ => x.as_str().cmp(&y.as_str()),
+            };
+            if orderby.descending {
+                o.reverse()
+            } else {
+                o
+            }
+        });
+        let limit = q.effective_limit(self.max_page_size);
+        let total = items.len() as u64;
+        let skip = limit.map_or(0, |l| l.saturating_mul(q.page));
+        let take = limit.unwrap_or(u64::MAX);
+        let license = seeded_licences()
+            .into_iter()
+            .find(|(i, _)| *i == export.id_licence)
+            .map(|(_, l)| l)
+            .unwrap_or_else(|| seeded_licences()[0].1.clone());
+        let counts = PageCounts {
+            limit: limit.unwrap_or(0),
+            page: q.page,
+            total,
+            total_filtered: total.saturating_sub(skip),
+        };
+        let mut out = Vec::new();
+        let written = (|| -> io::Result<()> {
+            let mut w = PageWriter::begin(&mut out, false)?;
+            for item in items
+                .iter()
+                .skip(skip.min(total) as usize)
+                .take(take.min(total) as usize)
+            {
+                w.item_separator(&mut out)?;
+                json::write_value(&mut out, item)?;
+            }
+            w.finish(&mut out, &license, &counts)
+        })();
+        match written {
+            Ok(()) => Response::json(200, out),
+            Err(e) => error(500, &e.to_string(), rid),
         }
     }
 
@@ -608,7 +685,7 @@ impl App {
         let mut out = Vec::new();
         write_row(
             &mut out,
-            &columns(export.shape.shape()),
+            &columns(export.shape.shape()?),
             &st.store.gen,
             &st.store.row_state(id),
         )

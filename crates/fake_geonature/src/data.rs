@@ -346,7 +346,8 @@ impl RowGen {
         })
     }
 
-    fn ca_data(&self, af: u64) -> Value {
+    /// The `ca_data` object of an acquisition framework (as the metadata view shape embeds it).
+    pub fn ca_data(&self, af: u64) -> Value {
         let e = self.af(af);
         json!({
             "uuid": e.uuid,
@@ -370,7 +371,8 @@ impl RowGen {
         })
     }
 
-    fn jdd_data(&self, ds: u64) -> Value {
+    /// The `jdd_data` object of a dataset (as the metadata view shape embeds it).
+    pub fn jdd_data(&self, ds: u64) -> Value {
         let e = self.dataset(ds);
         json!({
             "uuid": e.uuid,
@@ -390,6 +392,22 @@ impl RowGen {
             "territories": ["METROP"],
             "actors": [self.actor(-2000 - ds as i64, "Conservatoire d'espaces naturels")],
         })
+    }
+
+    /// One item of the separate metadata export: the acquisition framework `af` (its `ca_data`
+    /// fields, the integer pk `id_acquisition_framework` = af + 1) with the `jdd_data` of its
+    /// datasets in `datasets`.
+    pub fn af_export_item(&self, af: u64) -> Value {
+        let mut item = self.ca_data(af);
+        let datasets: Vec<Value> = (0..DATASET_COUNT)
+            .filter(|ds| Self::af_of_dataset(*ds) == af)
+            .map(|ds| self.jdd_data(ds))
+            .collect();
+        if let Value::Object(m) = &mut item {
+            m.insert("id_acquisition_framework".into(), json!(af + 1));
+            m.insert("datasets".into(), Value::Array(datasets));
+        }
+        item
     }
 
     /// Geometry of a row in micro-degrees: `None` (rare), a point, or a small square.

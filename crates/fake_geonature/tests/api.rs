@@ -652,3 +652,73 @@ fn binary_serves_until_killed() {
         .unwrap();
     assert_eq!(bad.status.code(), Some(2));
 }
+
+#[test]
+fn metadata_export_serves_acquisition_frameworks_with_datasets() {
+    let gn = start(200);
+    let anon = Client::new();
+    assert_eq!(get_json(&anon, &export_url(&gn, 4, "")).0, 403, "private export");
+    assert_eq!(
+        get_json(&anon, &export_url(&gn, 4, "token=export1-token")).0,
+        403,
+        "another export's token does not open it"
+    );
+    let r = anon
+        .get(export_url(&gn, 4, "limit=0"))
+        .header("api-key", "export4-token")
+        .header(ACCEPT, "application/json")
+        .send()
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 200);
+    let all: Value = r.json().unwrap();
+    assert_eq!((all["total"].as_u64(), all["limit"].as_u64()), (Some(3), Some(0)));
+    let items = all["items"].as_array().unwrap();
+    let pks: Vec<i64> = items
+        .iter()
+        .map(|i| i["id_acquisition_framework"].as_i64().unwrap())
+        .collect();
+    assert_eq!(pks, vec![1, 2, 3], "default order: the pk");
+    // AF uuids and dataset objects are those embedded in the metadata Synthese shape (export 2)
+    let (_, synthese) = get_json(&anon, &export_url(&gn, 2, "token=export2-token&limit=0"));
+    let mut n_datasets = 0;
+    for row in synthese["items"].as_array().unwrap() {
+        let af = items
+            .iter()
+            .find(|a| a["uuid"] == row["ca_data"]["uuid"])
+            .expect("every ca_data uuid is an AF of the metadata export");
+        let mut ca = af.clone();
+        ca.as_object_mut().unwrap().remove("datasets");
+        ca.as_object_mut().unwrap().remove("id_acquisition_framework");
+        assert_eq!(ca, row["ca_data"]);
+        assert!(
+            af["datasets"].as_array().unwrap().contains(&row["jdd_data"]),
+            "the row's dataset is nested in its AF"
+        );
+    }
+    for af in items {
+        n_datasets += af["datasets"].as_array().unwrap().len();
+        assert!(af["datasets"].as_array().unwrap().iter().all(|d| d["uuid"].is_string()));
+    }
+    assert_eq!(n_datasets, 8);
+    // paging: limit, page-index offset, total_filtered after the OFFSET, orderby
+    let (_, p) = get_json(&anon, &export_url(&gn, 4, "token=export4-token&limit=2&offset=1"));
+    assert_eq!(p["items"].as_array().unwrap().len(), 1);
+    assert_eq!(p["items"][0]["id_acquisition_framework"], 3);
+    assert_eq!((p["page"].as_u64(), p["total_filtered"].as_u64()), (Some(1), Some(1)));
+    let (_, p) = get_json(
+        &anon,
+        &export_url(&gn, 4, "token=export4-token&orderby=id_acquisition_framework:desc"),
+    );
+    assert_eq!(p["items"][0]["id_acquisition_framework"], 3);
+    assert_eq!(
+        get_json(&anon, &export_url(&gn, 4, "token=export4-token&orderby=nope")).0,
+        400
+    );
+    // a logged-in admin sees it without a token
+    let admin = client();
+    login(&admin, &gn, "admin", "admin");
+    assert_eq!(
+        get_json(&admin, &export_url(&gn, 4, "limit=1")).1["items"][0]["id_acquisition_framework"],
+        1
+    );
+}

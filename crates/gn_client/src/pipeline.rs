@@ -1,0 +1,254 @@
+//! The pull pipeline: one worker thread does every HTTP request and prepares each page while
+//! the consumer (the backend's main thread, which alone touches PostgreSQL) writes the previous
+//! one. Events go through a `sync_channel(2)`, so the worker runs at most about two pages ahead.
+//!
+//! Event order: `Started`, then `Deletions` (when asked), then `Metadata` batches (when asked
+//! and the source has a metadata export), then one `Page` per data page, then `Finished`; or
+//! `Failed` at any point, after which nothing follows. Dropping the [`PullHandle`] cancels the
+//! pull: the worker stops at its next cancellation point (between requests, during a backoff
+//! sleep, or when it next sends an event and finds the receiver gone). A worker that vanished
+//! without `Finished`/`Failed` shows as `RecvTimeoutError::Disconnected`.
+
+use crate::config::{CancelFlag, SourceConfig};
+use crate::prepare::{metadata_export_rows, metadata_payload, page_payload, prepare_item, MetaRow};
+use crate::session::Session;
+use crate::walk::ExportWalk;
+use crate::ClientError;
+use chrono::{DateTime, NaiveDateTime, Utc};
+use gn_protocol::Filter;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::{sync_channel, Receiver, RecvTimeoutError, SyncSender, TryRecvError};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// What one pull does.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PullPlan {
+    /// Extra export filters (the incremental window, e.g. `filter_d_up_derniere_action`).
+    pub window: Vec<Filter>,
+    /// Fetch the ids deleted since then from the synthese log (needs a login).
+    pub deletions_since: Option<NaiveDateTime>,
+    /// Walk the source's separate metadata export first (if it has one).
+    pub metadata_export: bool,
+    /// Keyset paging (default), else offset paging.
+    pub keyset: bool,
+}
+
+impl Default for PullPlan {
+    fn default() -> Self {
+        PullPlan {
+            window: Vec::new(),
+            deletions_since: None,
+            metadata_export: false,
+            keyset: true,
+        }
+    }
+}
+
+/// One data page, prepared for a set-based write.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PreparedPage {
+    /// 0-based page index within the pull.
+    pub index: u64,
+    /// Items in the page.
+    pub items: usize,
+    /// Items with an error (they go to `error_log`).
+    pub errors: usize,
+    /// [`page_payload`] of the page.
+    pub payload: String,
+    /// [`metadata_payload`] of the `ca_data`/`jdd_data` objects of the page, if any.
+    pub metadata_payload: Option<String>,
+    /// `id_data` of every item that has one.
+    pub ids: Vec<i64>,
+    pub max_derniere_action: Option<NaiveDateTime>,
+    /// Size of the reply body.
+    pub bytes: u64,
+    pub feature_collection: bool,
+}
+
+/// Counters of a finished pull.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PullStats {
+    /// Data pages delivered.
+    pub pages: u64,
+    /// HTTP requests (every attempt and login included).
+    pub requests: u64,
+    pub retries: u64,
+    pub logins: u64,
+    /// Reply body bytes.
+    pub bytes: u64,
+    /// The data walk fell back from keyset to offset paging.
+    pub keyset_fallback: bool,
+    /// `Date` header of the last reply.
+    pub server_date: Option<DateTime<Utc>>,
+}
+
+/// What the worker reports.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Event {
+    Started { module_path: String },
+    Deletions(Vec<i64>),
+    Metadata(Vec<MetaRow>),
+    Page(PreparedPage),
+    Finished(PullStats),
+    Failed(ClientError),
+}
+
+/// Whether the worker thread is still running (usable after the handle is gone).
+#[derive(Debug, Clone)]
+pub struct WorkerProbe(Arc<AtomicBool>);
+
+impl WorkerProbe {
+    pub fn is_alive(&self) -> bool {
+        self.0.load(Ordering::SeqCst)
+    }
+}
+
+/// The consumer's end of a pull. Dropping it cancels the pull.
+#[derive(Debug)]
+pub struct PullHandle {
+    rx: Receiver<Event>,
+    cancel: CancelFlag,
+    alive: WorkerProbe,
+}
+
+impl PullHandle {
+    /// The next event, waiting at most `d` (poll in short steps to stay interruptible).
+    pub fn recv_timeout(&self, d: Duration) -> Result<Event, RecvTimeoutError> {
+        self.rx.recv_timeout(d)
+    }
+
+    pub fn try_recv(&self) -> Result<Event, TryRecvError> {
+        self.rx.try_recv()
+    }
+
+    /// Asks the worker to stop; it then reports `Failed(Cancelled)` if it can.
+    pub fn cancel(&self) {
+        self.cancel.cancel();
+    }
+
+    pub fn cancel_flag(&self) -> &CancelFlag {
+        &self.cancel
+    }
+
+    pub fn worker_probe(&self) -> WorkerProbe {
+        self.alive.clone()
+    }
+}
+
+impl Drop for PullHandle {
+    fn drop(&mut self) {
+        self.cancel.cancel();
+    }
+}
+
+/// Sets the probe to "dead" when the worker ends, however it ends.
+struct AliveGuard(Arc<AtomicBool>);
+
+impl Drop for AliveGuard {
+    fn drop(&mut self) {
+        self.0.store(false, Ordering::SeqCst);
+    }
+}
+
+enum Stop {
+    Failed(ClientError),
+    /// The receiver is gone: nobody to tell.
+    Gone,
+}
+
+impl From<ClientError> for Stop {
+    fn from(e: ClientError) -> Self {
+        Stop::Failed(e)
+    }
+}
+
+fn send(tx: &SyncSender<Event>, cancel: &CancelFlag, ev: Event) -> Result<(), Stop> {
+    cancel.check()?;
+    tx.send(ev).map_err(|_| Stop::Gone)
+}
+
+/// Prepares one walked page.
+pub fn prepare_page(mut wp: crate::walk::WalkPage) -> PreparedPage {
+    let bytes = wp.bytes;
+    let index = wp.index;
+    let (raw, feature) = wp.take_items();
+    let prepared: Vec<_> = raw.into_iter().map(|r| prepare_item(r, feature)).collect();
+    let meta: Vec<MetaRow> = prepared.iter().flat_map(|p| p.metadata.iter().cloned()).collect();
+    PreparedPage {
+        index,
+        items: prepared.len(),
+        errors: prepared.iter().filter(|p| p.error.is_some()).count(),
+        payload: page_payload(&prepared),
+        metadata_payload: (!meta.is_empty()).then(|| metadata_payload(&meta)),
+        ids: prepared.iter().filter_map(|p| p.id_data).collect(),
+        max_derniere_action: prepared.iter().filter_map(|p| p.derniere_action).max(),
+        bytes,
+        feature_collection: feature,
+    }
+}
+
+fn run(cfg: SourceConfig, plan: PullPlan, cancel: &CancelFlag, tx: &SyncSender<Event>) -> Result<(), Stop> {
+    let mut session = Session::new(cfg.clone(), cancel.clone())?;
+    let module_path = session.module_path()?;
+    send(tx, cancel, Event::Started { module_path })?;
+    if let Some(since) = plan.deletions_since {
+        let ids = session.fetch_deletions(since)?;
+        send(tx, cancel, Event::Deletions(ids))?;
+    }
+    if plan.metadata_export {
+        if let Some(mut walk) = ExportWalk::metadata(&cfg) {
+            while let Some(mut page) = walk.next_page(&mut session)? {
+                let (items, _) = page.take_items();
+                let rows: Vec<MetaRow> = items.into_iter().flat_map(metadata_export_rows).collect();
+                send(tx, cancel, Event::Metadata(rows))?;
+            }
+        }
+    }
+    let mut walk = ExportWalk::data(&cfg, plan.window, plan.keyset);
+    while let Some(page) = walk.next_page(&mut session)? {
+        send(tx, cancel, Event::Page(prepare_page(page)))?;
+    }
+    let st = session.stats();
+    let stats = PullStats {
+        pages: walk.pages_delivered(),
+        requests: st.requests,
+        retries: st.retries,
+        logins: st.logins,
+        bytes: st.bytes,
+        keyset_fallback: walk.keyset_fallback(),
+        server_date: st.server_date,
+    };
+    send(tx, cancel, Event::Finished(stats))
+}
+
+/// Starts one worker thread for a pull. The worker needs no PostgreSQL.
+pub fn spawn_pull(cfg: SourceConfig, plan: PullPlan, cancel: CancelFlag) -> PullHandle {
+    let (tx, rx) = sync_channel(2);
+    let alive = Arc::new(AtomicBool::new(true));
+    let handle = PullHandle {
+        rx,
+        cancel: cancel.clone(),
+        alive: WorkerProbe(alive.clone()),
+    };
+    let guard = AliveGuard(alive);
+    let worker_tx = tx.clone();
+    let spawned = std::thread::Builder::new().name("gn_flux pull".into()).spawn(move || {
+        let _guard = guard;
+        match run(cfg, plan, &cancel, &worker_tx) {
+            Ok(()) | Err(Stop::Gone) => {}
+            Err(Stop::Failed(e)) => {
+                let _ = worker_tx.send(Event::Failed(e));
+            }
+        }
+    });
+    if let Err(e) = spawned {
+        // The closure (and the guard in it) was dropped: the probe already says "dead".
+        let _ = tx.send(Event::Failed(ClientError::Protocol {
+            url: String::new(),
+            page: None,
+            reason: format!("cannot start the pull thread: {e}"),
+        }));
+    }
+    handle
+}

@@ -1,0 +1,8 @@
+-- Deletions reported by the remote synthese log (update pulls).
+-- $1 text: source   $2 bigint[]: id_synthese values
+WITH gone AS (
+    DELETE FROM gn_flux.data_json d
+     WHERE d.source = $1 AND d.controler = 'data' AND d.id_data = ANY ($2::bigint[])
+    RETURNING 1
+)
+SELECT count(*)::bigint FROM gone

@@ -1,0 +1,106 @@
+-- gn_flux install script, part 1: the staging tables, laid out exactly as GN2PG 1.10 (alembic head
+-- 20260903_03) lays them out in its import schema, so that existing to_gnsynthese triggers,
+-- dashboards and queries keep working when pointed at schema gn_flux. gn_flux additions are
+-- marked; GN2PG readers ignore them.
+
+CREATE TABLE gn_flux.import_log (
+    id serial NOT NULL,
+    source varchar NOT NULL,
+    controler varchar NOT NULL,
+    xfer_type varchar,
+    xfer_status varchar,
+    xfer_start_ts timestamp without time zone NOT NULL,
+    xfer_end_ts timestamp without time zone,
+    api_count_items integer DEFAULT 0 NOT NULL,
+    api_count_errors integer DEFAULT 0 NOT NULL,
+    data_count_upserts integer DEFAULT 0 NOT NULL,
+    data_count_delete integer DEFAULT 0 NOT NULL,
+    data_count_errors integer DEFAULT 0 NOT NULL,
+    metadata_count_upserts integer DEFAULT 0 NOT NULL,
+    metadata_count_errors integer DEFAULT 0 NOT NULL,
+    xfer_filters jsonb DEFAULT '{}'::jsonb,
+    comment text,
+    -- gn_flux additions
+    data_count_inserts integer DEFAULT 0 NOT NULL,
+    data_count_updates integer DEFAULT 0 NOT NULL,
+    data_count_unchanged integer DEFAULT 0 NOT NULL,
+    pages integer DEFAULT 0 NOT NULL,
+    bytes bigint DEFAULT 0 NOT NULL,
+    http_requests integer DEFAULT 0 NOT NULL,
+    paging varchar,
+    watermark timestamp without time zone,
+    PRIMARY KEY (id)
+);
+CREATE INDEX ix_gn_flux_import_log_source ON gn_flux.import_log (source);
+CREATE INDEX ix_gn_flux_import_log_xfer_type ON gn_flux.import_log (xfer_type);
+COMMENT ON TABLE gn_flux.import_log IS
+  'One row per pull run (GN2PG 1.10 layout). xfer_status: init, importing data, success, failed.';
+COMMENT ON COLUMN gn_flux.import_log.controler IS 'Always ''data'' for pulls (GN2PG).';
+COMMENT ON COLUMN gn_flux.import_log.xfer_type IS 'full or update.';
+COMMENT ON COLUMN gn_flux.import_log.api_count_items IS 'Items received from the export API.';
+COMMENT ON COLUMN gn_flux.import_log.api_count_errors IS 'HTTP attempts that failed and were retried.';
+COMMENT ON COLUMN gn_flux.import_log.data_count_upserts IS 'Rows inserted or changed in data_json (unchanged rows are not rewritten).';
+COMMENT ON COLUMN gn_flux.import_log.data_count_errors IS 'Items written to error_log instead of data_json.';
+COMMENT ON COLUMN gn_flux.import_log.xfer_filters IS 'The export query parameters, as GN2PG stores them: a one-element array holding them as a JSON string.';
+COMMENT ON COLUMN gn_flux.import_log.comment IS 'Why the run failed (never contains a password or token).';
+COMMENT ON COLUMN gn_flux.import_log.data_count_unchanged IS 'gn_flux: items identical to the stored row, not rewritten.';
+COMMENT ON COLUMN gn_flux.import_log.paging IS 'gn_flux: keyset, or offset when the server ignored keyset bounds.';
+COMMENT ON COLUMN gn_flux.import_log.watermark IS 'gn_flux: largest derniere_action seen in this run (server clock).';
+
+CREATE TABLE gn_flux.error_log (
+    source varchar NOT NULL,
+    uuid uuid,
+    controler varchar NOT NULL,
+    last_ts timestamp without time zone DEFAULT now() NOT NULL,
+    item jsonb,
+    error varchar,
+    import_id integer NOT NULL,
+    FOREIGN KEY (import_id) REFERENCES gn_flux.import_log (id) ON DELETE CASCADE ON UPDATE CASCADE
+);
+CREATE INDEX ix_gn_flux_error_log_import_id ON gn_flux.error_log (import_id);
+CREATE INDEX ix_gn_flux_error_log_uuid ON gn_flux.error_log (uuid);
+COMMENT ON TABLE gn_flux.error_log IS
+  'Items that could not be stored, with the raw item and the reason (GN2PG 1.10 layout; uuid may be NULL when the item had none or an invalid one).';
+
+CREATE TABLE gn_flux.data_json (
+    source varchar NOT NULL,
+    controler varchar NOT NULL,
+    type varchar NOT NULL,
+    id_data integer NOT NULL,
+    uuid uuid,
+    item jsonb NOT NULL,
+    update_ts timestamp without time zone DEFAULT now() NOT NULL,
+    import_id integer NOT NULL,
+    -- gn_flux addition: the geometry, from wkt_4326 or the feature geometry
+    geom geometry(Geometry, 4326),
+    CONSTRAINT pk_source_data PRIMARY KEY (id_data, controler, source),
+    FOREIGN KEY (import_id) REFERENCES gn_flux.import_log (id) ON UPDATE CASCADE,
+    CONSTRAINT unique_uuid UNIQUE (uuid)
+);
+CREATE INDEX ix_gn_flux_data_json_id_data ON gn_flux.data_json (id_data);
+CREATE INDEX ix_gn_flux_data_json_uuid ON gn_flux.data_json (uuid);
+CREATE INDEX ix_gn_flux_data_json_source ON gn_flux.data_json (source, controler);
+CREATE INDEX ix_gn_flux_data_json_geom ON gn_flux.data_json USING gist (geom);
+COMMENT ON TABLE gn_flux.data_json IS
+  'Pulled export rows (GN2PG 1.10 layout): item is the export row as JSONB, with ca_data/jdd_data moved to metadata_json and replaced by ca_uuid/jdd_uuid.';
+COMMENT ON COLUMN gn_flux.data_json.source IS 'The source name (gn_flux.source.name).';
+COMMENT ON COLUMN gn_flux.data_json.id_data IS 'item.id_synthese on the remote instance.';
+COMMENT ON COLUMN gn_flux.data_json.uuid IS 'item.id_perm_sinp; unique across sources.';
+COMMENT ON COLUMN gn_flux.data_json.geom IS 'gn_flux: geometry (SRID 4326) from item.wkt_4326, or the feature geometry of a FeatureCollection export.';
+
+CREATE TABLE gn_flux.metadata_json (
+    source varchar NOT NULL,
+    controler varchar NOT NULL,
+    type varchar NOT NULL,
+    level varchar NOT NULL,
+    uuid uuid NOT NULL,
+    item jsonb NOT NULL,
+    update_ts timestamp without time zone DEFAULT now() NOT NULL,
+    import_id integer NOT NULL,
+    CONSTRAINT pk_source_metadata PRIMARY KEY (uuid, source),
+    FOREIGN KEY (import_id) REFERENCES gn_flux.import_log (id) ON UPDATE CASCADE,
+    CONSTRAINT metadata_unique_uuid UNIQUE (uuid)
+);
+CREATE INDEX ix_gn_flux_metadata_json_uuid ON gn_flux.metadata_json (uuid);
+COMMENT ON TABLE gn_flux.metadata_json IS
+  'Acquisition frameworks and datasets (GN2PG 1.10 layout): level is ''acquisition framework'' or ''dataset''; dataset items carry ca_uuid.';

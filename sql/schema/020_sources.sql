@@ -1,0 +1,52 @@
+-- gn_flux install script, part 2: the registered GeoNature sources.
+
+CREATE TABLE gn_flux.source (
+    name text PRIMARY KEY,
+    url text NOT NULL,
+    export_id integer NOT NULL,
+    login text,
+    password text,
+    token text,
+    data_type text NOT NULL DEFAULT 'synthese_with_cd_nomenclature',
+    query_strings jsonb NOT NULL DEFAULT '{}'::jsonb,
+    page_size integer NOT NULL DEFAULT 1000,
+    metadata_export_id integer,
+    enabled boolean NOT NULL DEFAULT true,
+    max_retries integer NOT NULL DEFAULT 5,
+    retry_backoff_ms integer NOT NULL DEFAULT 5000,
+    connect_timeout_ms integer,
+    read_timeout_ms integer,
+    module_path text,
+    update_overlap interval NOT NULL DEFAULT '10 minutes',
+    paging text NOT NULL DEFAULT 'keyset',
+    watermark timestamp without time zone,
+    created_at timestamptz NOT NULL DEFAULT now()
+);
+COMMENT ON TABLE gn_flux.source IS
+  'Remote GeoNature exports pulled by gn_flux.pull_source(). Rows may be changed with UPDATE; the same validation as gn_flux.add_source() applies. password and token are readable only by the owner and superusers.';
+COMMENT ON COLUMN gn_flux.source.name IS 'Source name, also the value of the source column of data_json, import_log, error_log (lower case letters, digits, _).';
+COMMENT ON COLUMN gn_flux.source.url IS 'GeoNature root, e.g. https://host/geonature (the API is under /api/).';
+COMMENT ON COLUMN gn_flux.source.export_id IS 'Id of the export in the remote Export module (/api/exports/api/<id>).';
+COMMENT ON COLUMN gn_flux.source.login IS 'GeoNature login (with password); NULL for a public export or a token.';
+COMMENT ON COLUMN gn_flux.source.password IS 'Secret: not readable by other roles.';
+COMMENT ON COLUMN gn_flux.source.token IS 'Secret: export token, sent in the api-key header.';
+COMMENT ON COLUMN gn_flux.source.data_type IS 'GN2PG data type, stored in data_json.type: synthese_with_cd_nomenclature, synthese_with_label, synthese_with_metadata or synthese_with_metadata_separated.';
+COMMENT ON COLUMN gn_flux.source.query_strings IS 'Extra export API parameters (a JSON object of scalars), e.g. {"cd_nom": 61098}.';
+COMMENT ON COLUMN gn_flux.source.page_size IS 'Rows requested per page (servers cap it, usually at 1000).';
+COMMENT ON COLUMN gn_flux.source.metadata_export_id IS 'Export serving acquisition frameworks with their datasets (GN2PG separated metadata).';
+COMMENT ON COLUMN gn_flux.source.max_retries IS 'Retries of a failed request (429, 5xx, timeouts, connection errors, truncated bodies).';
+COMMENT ON COLUMN gn_flux.source.retry_backoff_ms IS 'First retry delay; doubles each retry (cap 120 s), plus up to 1 s of jitter; Retry-After is honoured.';
+COMMENT ON COLUMN gn_flux.source.connect_timeout_ms IS 'NULL: the gn_flux.http_connect_timeout_ms setting.';
+COMMENT ON COLUMN gn_flux.source.read_timeout_ms IS 'NULL: the gn_flux.http_timeout_ms setting.';
+COMMENT ON COLUMN gn_flux.source.module_path IS 'Path of the remote Export module; NULL: discovered from /api/gn_commons/modules.';
+COMMENT ON COLUMN gn_flux.source.update_overlap IS 'Update pulls start this long before the watermark (late commits on the remote side).';
+COMMENT ON COLUMN gn_flux.source.paging IS 'keyset (default; falls back to offset paging when the server ignores keyset bounds) or offset.';
+COMMENT ON COLUMN gn_flux.source.watermark IS 'Largest derniere_action seen by successful pulls (remote clock); the next update pull starts from it, minus update_overlap.';
+
+-- Secrets: other roles may read every column but password and token.
+REVOKE ALL ON gn_flux.source FROM PUBLIC;
+GRANT SELECT (name, url, export_id, login, data_type, query_strings, page_size, metadata_export_id, enabled,
+              max_retries, retry_backoff_ms, connect_timeout_ms, read_timeout_ms, module_path,
+              update_overlap, paging, watermark, created_at)
+   ON gn_flux.source TO PUBLIC;
+-- The staging and log tables hold observation data: no grant; administrators grant what they need.
