@@ -35,9 +35,9 @@ where
         pg_sys::MemoryContextSwitchTo(old_context);
         pg_sys::CurrentResourceOwner = old_owner;
     };
-    let result = PgTryBuilder::new(move || Ok::<_, CaughtError>(f()))
-        .catch_others(Err)
-        .catch_rust_panic(Err)
+    let result = PgTryBuilder::new(move || Ok::<_, Box<CaughtError>>(f()))
+        .catch_others(|e| Err(Box::new(e)))
+        .catch_rust_panic(|e| Err(Box::new(e)))
         .execute();
     match result {
         Ok(Ok(v)) => {
@@ -56,7 +56,7 @@ where
             // SAFETY: see above; rolling back also releases the SPI state of the subtransaction.
             unsafe { pg_sys::RollbackAndReleaseCurrentSubTransaction() };
             restore();
-            let (message, interrupt) = match &caught {
+            let (message, interrupt) = match caught.as_ref() {
                 CaughtError::PostgresError(r) | CaughtError::ErrorReport(r) => {
                     let code = r.sql_error_code();
                     let interrupt = matches!(
@@ -74,7 +74,7 @@ where
                 CaughtError::RustPanic { ereport, .. } => (ereport.message().to_string(), false),
             };
             if interrupt {
-                caught.rethrow();
+                (*caught).rethrow();
             }
             SubxactOutcome::Failed { message }
         }

@@ -108,6 +108,8 @@ impl RunReport {
 
 /// Pulls one source. `mode`: 'auto' (update when the source has a successful run, else full),
 /// 'full' or 'update'; `since` overrides the start of an update window.
+// The return type is spelt out in full: pgrx reads it from the signature (no type alias).
+#[allow(clippy::type_complexity)]
 #[pg_extern(name = "pull_source")]
 pub fn pull_source(
     name: Option<&str>,
@@ -160,6 +162,7 @@ pub fn pull_source(
 
 /// Pulls every enabled source, one after the other, each in its own atomic run; a failing
 /// source does not stop the others. A source already being pulled elsewhere is reported failed.
+#[allow(clippy::type_complexity)]
 #[pg_extern(name = "pull_all")]
 fn pull_all() -> TableIterator<
     'static,
@@ -220,7 +223,7 @@ fn parse_mode(mode: Option<&str>) -> Result<Option<Mode>, GnFluxError> {
 }
 
 fn to_local_naive(ts: pgrx::datum::TimestampWithTimeZone) -> Result<chrono::NaiveDateTime, GnFluxError> {
-    let text = Spi::get_one_with_args::<String>("SELECT $1::timestamp::text", &[ts.into()])?.unwrap_or_default();
+    let text = Spi::get_one_with_args::<String>("SELECT to_char($1::timestamp, 'YYYY-MM-DD HH24:MI:SS.US')", &[ts.into()])?.unwrap_or_default();
     gn_protocol::time::parse_timestamp(&text)
         .ok_or_else(|| GnFluxError::invalid(format!("invalid since {text}"), "Give a timestamp."))
 }
@@ -360,10 +363,17 @@ fn run(source: &Source, requested: Option<Mode>, since: Option<chrono::NaiveDate
         work(source, mode, import_id, plan, &mut report)
     }));
     report.duration = started.elapsed();
+    // (short message for the caller, full text with the details for import_log.comment)
     let failure = match outcome {
         SubxactOutcome::Done(Ok(())) => None,
-        SubxactOutcome::Done(Err(e)) => Some(e.redacted(&redactor).full_text()),
-        SubxactOutcome::Failed { message } => Some(redactor.redact(&message)),
+        SubxactOutcome::Done(Err(e)) => {
+            let e = e.redacted(&redactor);
+            Some((e.message.clone(), e.full_text()))
+        }
+        SubxactOutcome::Failed { message } => {
+            let m = redactor.redact(&message);
+            Some((m.clone(), m))
+        }
     };
     match failure {
         None => {
@@ -383,7 +393,7 @@ fn run(source: &Source, requested: Option<Mode>, since: Option<chrono::NaiveDate
                 .or_raise();
             }
         }
-        Some(message) => {
+        Some((message, comment)) => {
             // Nothing of the run's data survived the rollback: report zero changes.
             report.status = "failed".into();
             report.inserted = 0;
@@ -394,7 +404,7 @@ fn run(source: &Source, requested: Option<Mode>, since: Option<chrono::NaiveDate
             report.metadata_upserts = 0;
             report.metadata_errors = 0;
             report.message = Some(message.clone());
-            finish_log(&report, Some(&message)).or_raise();
+            finish_log(&report, Some(&comment)).or_raise();
             pgrx::warning!("gn_flux: pull of source \"{}\" failed: {}", source.name, message);
         }
     }

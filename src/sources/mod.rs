@@ -74,7 +74,8 @@ pub fn load(name: &str) -> Result<Source, GnFluxError> {
         let mut rows = client.select(
             "SELECT name, url, export_id, login, password, token, data_type, query_strings::text, page_size,
                     metadata_export_id, enabled, max_retries, retry_backoff_ms, connect_timeout_ms, read_timeout_ms,
-                    module_path, extract(epoch FROM update_overlap)::float8, paging, watermark::text
+                    module_path, extract(epoch FROM update_overlap)::float8, paging,
+                    to_char(watermark, 'YYYY-MM-DD HH24:MI:SS.US')
                FROM gn_flux.source WHERE name = $1",
             Some(1),
             &[name.into()],

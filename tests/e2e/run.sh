@@ -80,7 +80,7 @@ psql_as_postgres "$CLUSTER" postgres -c "DROP DATABASE IF EXISTS gn_flux_e2e" -c
   -c "DROP ROLE IF EXISTS gn_flux_e2e" -c "CREATE ROLE gn_flux_e2e LOGIN SUPERUSER PASSWORD 'gn_flux_e2e'"
 psql_as_postgres "$CLUSTER" gn_flux_e2e -c "CREATE EXTENSION gn_flux CASCADE"
 (cd "$ROOT" && GN_FLUX_E2E_DSN="host=127.0.0.1 port=${PORT} user=gn_flux_e2e password=gn_flux_e2e dbname=gn_flux_e2e" \
-  cargo test -p gn_flux_e2e -- --test-threads=1)
+  cargo test -p gn_flux_e2e -- --test-threads=1 --show-output)
 psql_as_postgres "$CLUSTER" postgres -c "DROP DATABASE gn_flux_e2e"
 
 step "Upgrades: every frozen earlier release, upgraded, equals a fresh install"

@@ -1,6 +1,7 @@
 -- Registering sources: every bad input is an error with a SQLSTATE, a message and a HINT.
 -- The GeoNature stand-in listens on 127.0.0.1:18790 (started by tests/e2e/run.sh).
 SET client_min_messages = warning;
+\set SHOW_CONTEXT never
 SELECT gn_flux.version() IS NOT NULL AS loaded;
 SELECT gn_flux.add_source('Source Démo', 'http://127.0.0.1:18790/geonature', 1, probe => false);
 SELECT :'LAST_ERROR_SQLSTATE' AS sqlstate;
@@ -62,6 +63,13 @@ SELECT source, enabled, last_mode, last_status, rows, last_errors, failures_sinc
   FROM gn_flux.status ORDER BY source;
 SELECT xfer_type, xfer_status, api_count_items, data_count_upserts, data_count_delete, data_count_errors, pages, paging
   FROM gn_flux.import_log ORDER BY id;
+-- A source that cannot be reached: the pull fails, is logged, and returns status failed.
+SELECT name FROM gn_flux.add_source('regress_down', 'http://127.0.0.1:9/geonature', 1, token => 'secret-token-1',
+                                    max_retries => 0, probe => false);
+SELECT source, mode, status, items, inserted, message FROM gn_flux.pull_source('regress_down');
+SELECT source, last_mode, last_status, rows, failures_since_success, last_message
+  FROM gn_flux.status WHERE source = 'regress_down';
+SELECT count(*) AS secrets_in_logs FROM gn_flux.import_log WHERE comment LIKE '%secret-token-1%';
 -- pg_cron is not installed in this database.
 SELECT gn_flux.schedule_source('regress_src', '*/30 * * * *');
 SELECT :'LAST_ERROR_SQLSTATE' AS sqlstate;
