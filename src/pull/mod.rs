@@ -223,7 +223,11 @@ fn parse_mode(mode: Option<&str>) -> Result<Option<Mode>, GnFluxError> {
 }
 
 fn to_local_naive(ts: pgrx::datum::TimestampWithTimeZone) -> Result<chrono::NaiveDateTime, GnFluxError> {
-    let text = Spi::get_one_with_args::<String>("SELECT to_char($1::timestamp, 'YYYY-MM-DD HH24:MI:SS.US')", &[ts.into()])?.unwrap_or_default();
+    let text = Spi::get_one_with_args::<String>(
+        "SELECT to_char($1::timestamp, 'YYYY-MM-DD HH24:MI:SS.US')",
+        &[ts.into()],
+    )?
+    .unwrap_or_default();
     gn_protocol::time::parse_timestamp(&text)
         .ok_or_else(|| GnFluxError::invalid(format!("invalid since {text}"), "Give a timestamp."))
 }

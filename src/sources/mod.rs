@@ -117,88 +117,6 @@ fn required<T>(what: &str, v: Option<T>) -> Result<T, GnFluxError> {
     v.ok_or_else(|| GnFluxError::invalid(format!("{what} must not be NULL"), format!("Give a {what}.")))
 }
 
-#[allow(clippy::too_many_arguments)]
-fn check(
-    name: Option<&str>,
-    url: Option<&str>,
-    export_id: Option<i32>,
-    login: Option<&str>,
-    password: Option<&str>,
-    token: Option<&str>,
-    data_type: Option<&str>,
-    query_strings: Option<pgrx::JsonB>,
-    page_size: Option<i32>,
-    metadata_export_id: Option<i32>,
-    max_retries: Option<i32>,
-    retry_backoff_ms: Option<i32>,
-    connect_timeout_ms: Option<i32>,
-    read_timeout_ms: Option<i32>,
-    module_path: Option<&str>,
-    update_overlap_s: Option<f64>,
-    paging: Option<&str>,
-) -> Result<String, GnFluxError> {
-    let name = required("name", name)?;
-    validate::check_name(name)?;
-    let url = validate::check_url(required("url", url)?)?;
-    let export_id = required("export_id", export_id)?;
-    validate::check_range("export_id", export_id as i64, 1, i32::MAX as i64)?;
-    validate::check_credentials(login, password)?;
-    if token.is_some_and(|t| t.trim().is_empty()) {
-        return Err(GnFluxError::invalid(
-            "token must not be empty",
-            "Give the export token, or NULL.",
-        ));
-    }
-    let data_type = required("data_type", data_type)?;
-    validate::check_data_type(data_type)?;
-    if data_type == "synthese_with_metadata_separated" && metadata_export_id.is_none() {
-        return Err(GnFluxError::invalid(
-            "data_type synthese_with_metadata_separated needs a metadata_export_id",
-            "Give the id of the export serving acquisition frameworks and datasets.",
-        ));
-    }
-    validate::check_query_strings(&required("query_strings", query_strings)?.0)?;
-    validate::check_range(
-        "page_size",
-        required("page_size", page_size)? as i64,
-        1,
-        validate::PAGE_SIZE_MAX as i64,
-    )?;
-    if let Some(m) = metadata_export_id {
-        validate::check_range("metadata_export_id", m as i64, 1, i32::MAX as i64)?;
-    }
-    validate::check_range(
-        "max_retries",
-        required("max_retries", max_retries)? as i64,
-        0,
-        validate::MAX_RETRIES_MAX as i64,
-    )?;
-    validate::check_range(
-        "retry_backoff_ms",
-        required("retry_backoff_ms", retry_backoff_ms)? as i64,
-        1,
-        600_000,
-    )?;
-    for (what, v) in [
-        ("connect_timeout_ms", connect_timeout_ms),
-        ("read_timeout_ms", read_timeout_ms),
-    ] {
-        if let Some(v) = v {
-            validate::check_range(what, v as i64, 1, 3_600_000)?;
-        }
-    }
-    validate::check_module_path(module_path)?;
-    let overlap = required("update_overlap", update_overlap_s)?;
-    if !(0.0..=30.0 * 86_400.0).contains(&overlap) {
-        return Err(GnFluxError::invalid(
-            format!("update_overlap must be between 0 and 30 days (got {overlap} s)"),
-            "Give an interval such as '10 minutes'.",
-        ));
-    }
-    validate::check_paging(required("paging", paging)?)?;
-    Ok(url)
-}
-
 /// Validates a source definition and returns its normalised url (used by the trigger on
 /// gn_flux.source, so INSERT, UPDATE and add_source() share the same checks).
 #[allow(clippy::too_many_arguments)]
@@ -222,29 +140,70 @@ pub fn check_source(
     update_overlap: Option<pgrx::datum::Interval>,
     paging: Option<&str>,
 ) -> String {
-    let overlap_s = update_overlap.map(interval_seconds);
     let redactor = Redactor::new([password, token]);
-    check(
-        name,
-        url,
-        export_id,
-        login,
-        password,
-        token,
-        data_type,
-        query_strings,
-        page_size,
-        metadata_export_id,
-        max_retries,
-        retry_backoff_ms,
-        connect_timeout_ms,
-        read_timeout_ms,
-        module_path,
-        overlap_s,
-        paging,
-    )
-    .map_err(|e| e.redacted(&redactor))
-    .or_raise()
+    let checked = || -> Result<String, GnFluxError> {
+        let name = required("name", name)?;
+        validate::check_name(name)?;
+        let url = validate::check_url(required("url", url)?)?;
+        let export_id = required("export_id", export_id)?;
+        validate::check_range("export_id", export_id as i64, 1, i32::MAX as i64)?;
+        validate::check_credentials(login, password)?;
+        if token.is_some_and(|t| t.trim().is_empty()) {
+            return Err(GnFluxError::invalid(
+                "token must not be empty",
+                "Give the export token, or NULL.",
+            ));
+        }
+        let data_type = required("data_type", data_type)?;
+        validate::check_data_type(data_type)?;
+        if data_type == "synthese_with_metadata_separated" && metadata_export_id.is_none() {
+            return Err(GnFluxError::invalid(
+                "data_type synthese_with_metadata_separated needs a metadata_export_id",
+                "Give the id of the export serving acquisition frameworks and datasets.",
+            ));
+        }
+        validate::check_query_strings(&required("query_strings", query_strings)?.0)?;
+        validate::check_range(
+            "page_size",
+            required("page_size", page_size)? as i64,
+            1,
+            validate::PAGE_SIZE_MAX as i64,
+        )?;
+        if let Some(m) = metadata_export_id {
+            validate::check_range("metadata_export_id", m as i64, 1, i32::MAX as i64)?;
+        }
+        validate::check_range(
+            "max_retries",
+            required("max_retries", max_retries)? as i64,
+            0,
+            validate::MAX_RETRIES_MAX as i64,
+        )?;
+        validate::check_range(
+            "retry_backoff_ms",
+            required("retry_backoff_ms", retry_backoff_ms)? as i64,
+            1,
+            600_000,
+        )?;
+        for (what, v) in [
+            ("connect_timeout_ms", connect_timeout_ms),
+            ("read_timeout_ms", read_timeout_ms),
+        ] {
+            if let Some(v) = v {
+                validate::check_range(what, v as i64, 1, 3_600_000)?;
+            }
+        }
+        validate::check_module_path(module_path)?;
+        let overlap = required("update_overlap", update_overlap.map(interval_seconds))?;
+        if !(0.0..=30.0 * 86_400.0).contains(&overlap) {
+            return Err(GnFluxError::invalid(
+                format!("update_overlap must be between 0 and 30 days (got {overlap} s)"),
+                "Give an interval such as '10 minutes'.",
+            ));
+        }
+        validate::check_paging(required("paging", paging)?)?;
+        Ok(url)
+    };
+    checked().map_err(|e| e.redacted(&redactor)).or_raise()
 }
 
 fn interval_seconds(i: pgrx::datum::Interval) -> f64 {

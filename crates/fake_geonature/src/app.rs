@@ -498,11 +498,7 @@ impl App {
             Ok(p) => p,
             Err(f) => return error(f.status, &f.message, rid),
         };
-        let license = seeded_licences()
-            .into_iter()
-            .find(|(i, _)| *i == export.id_licence)
-            .map(|(_, l)| l)
-            .unwrap_or_else(|| seeded_licences()[0].1.clone());
+        let license = licence(export.id_licence);
         let counts = PageCounts {
             limit: limit.unwrap_or(0),
             page: q.page,
@@ -574,11 +570,7 @@ impl App {
         let total = items.len() as u64;
         let skip = limit.map_or(0, |l| l.saturating_mul(q.page));
         let take = limit.unwrap_or(u64::MAX);
-        let license = seeded_licences()
-            .into_iter()
-            .find(|(i, _)| *i == export.id_licence)
-            .map(|(_, l)| l)
-            .unwrap_or_else(|| seeded_licences()[0].1.clone());
+        let license = licence(export.id_licence);
         let counts = PageCounts {
             limit: limit.unwrap_or(0),
             page: q.page,
@@ -694,12 +686,21 @@ impl App {
     }
 
     pub fn license_of(&self, export_id: i64) -> Option<License> {
-        let e = self.exports.iter().find(|e| e.id == export_id)?;
-        seeded_licences()
-            .into_iter()
-            .find(|(i, _)| *i == e.id_licence)
-            .map(|(_, l)| l)
+        self.exports
+            .iter()
+            .find(|e| e.id == export_id)
+            .map(|e| licence(e.id_licence))
     }
+}
+
+/// A licence of `gn_exports.t_licences` (the first one for an unknown id).
+fn licence(id_licence: i32) -> License {
+    let all = seeded_licences();
+    let first = all[0].1.clone();
+    all.into_iter()
+        .find(|(i, _)| *i == id_licence)
+        .map(|(_, l)| l)
+        .unwrap_or(first)
 }
 
 fn write_row(
