@@ -427,6 +427,21 @@ mod tests {
     }
 
     #[pg_test]
+    fn a_slow_reply_times_out_and_is_retried() {
+        let gn = stand_in(1500);
+        add("src_slow", &gn, 1, "");
+        Spi::run("UPDATE gn_flux.source SET read_timeout_ms = 400 WHERE name = 'src_slow'").unwrap();
+        gn.add_fault(fault("/api/exports", FaultAction::Delay { ms: 1500 }, 1, 1));
+        let p = pull("src_slow", "full");
+        assert_eq!((p.status.as_str(), p.inserted), ("success", 1500), "{p:?}");
+        assert_eq!(
+            count("SELECT api_count_errors::bigint FROM gn_flux.import_log ORDER BY id DESC LIMIT 1"),
+            1
+        );
+        assert_exact(&gn, "src_slow", 1);
+    }
+
+    #[pg_test]
     fn expiring_sessions_and_ignored_keyset_bounds_are_handled() {
         let gn = stand_in(3100);
         add("src_sess", &gn, 1, "");

@@ -197,3 +197,51 @@ fn two_sources_pull_in_parallel() {
     let (status, inserted) = tb.join().unwrap();
     assert_eq!((status.as_str(), inserted), ("success", 1500));
 }
+
+#[test]
+fn progress_notices_during_long_pulls_can_be_switched_off() {
+    use std::sync::{Arc, Mutex};
+    let gn = stand_in(4000);
+    let dsn = std::env::var("GN_FLUX_E2E_DSN").expect("GN_FLUX_E2E_DSN");
+    let notices: Arc<Mutex<Vec<String>>> = Arc::default();
+    let sink = notices.clone();
+    let mut config: postgres::Config = dsn.parse().unwrap();
+    config.notice_callback(move |n| sink.lock().unwrap().push(n.message().to_string()));
+    let mut c = config.connect(NoTls).unwrap();
+    add_source(&mut c, "e2e_progress", &gn);
+    // every page takes 0.6 s: a 4-page pull lasts more than a second
+    gn.add_fault(FaultRule {
+        path: "/api/exports".into(),
+        action: FaultAction::Delay { ms: 600 },
+        times: 4,
+        after: 1,
+    });
+    c.query("SELECT * FROM gn_flux.pull_source('e2e_progress', 'full')", &[])
+        .unwrap();
+    let seen: Vec<String> = notices
+        .lock()
+        .unwrap()
+        .iter()
+        .filter(|m| m.contains("e2e_progress"))
+        .cloned()
+        .collect();
+    assert!(
+        seen.iter().any(|m| m.contains("rows/s") && m.contains("page ")),
+        "{seen:?}"
+    );
+    notices.lock().unwrap().clear();
+    c.batch_execute("SET gn_flux.progress_notices = off").unwrap();
+    gn.add_fault(FaultRule {
+        path: "/api/exports".into(),
+        action: FaultAction::Delay { ms: 600 },
+        times: 4,
+        after: 0,
+    });
+    c.query("SELECT * FROM gn_flux.pull_source('e2e_progress', 'full')", &[])
+        .unwrap();
+    assert!(
+        notices.lock().unwrap().iter().all(|m| !m.contains("rows/s")),
+        "{:?}",
+        notices.lock().unwrap()
+    );
+}
