@@ -1,13 +1,9 @@
--- After a complete full pull: remove the rows of this source that the export no longer serves.
--- $1 text: source   $2 bigint[]: every id_synthese seen during the pull
-WITH gone_ids AS (
-    SELECT d.id_data::bigint AS id FROM gn_flux.data_json d WHERE d.source = $1 AND d.controler = 'data'
-    EXCEPT
-    SELECT unnest($2::bigint[])
-),
-gone AS (
-    DELETE FROM gn_flux.data_json d USING gone_ids g
-     WHERE d.source = $1 AND d.controler = 'data' AND d.id_data = g.id
+-- End of a complete full pull: the last page covered every id up to $2, so stored rows of this
+-- source above it are gone upstream (earlier ranges are reconciled page by page).
+-- $1 text: source   $2 bigint: largest id_synthese of the pull (or below every id if it had none)
+WITH gone AS (
+    DELETE FROM gn_flux.data_json d
+     WHERE d.source = $1 AND d.controler = 'data' AND d.id_data > $2
     RETURNING 1
 )
 SELECT count(*)::bigint FROM gone

@@ -1,41 +1,34 @@
 -- One page of export items into gn_flux.data_json, set-based, in one statement.
--- $1 text: JSON array of {"i": item, "g": EWKB hex | null, "e": error | null, "id": id_synthese | null, "u": uuid | null}
+-- The page in columns (one element per item, unnest()ed together):
+--   $1 text[]: item JSON   $7 text[]: geometry as EWKB hex   $8 text[]: error   $9 bigint[]: id_synthese
+--   $10 text[]: uuid
 -- $2 text: source name   $3 text: data type   $4 integer: import_id
+-- $5 bigint, $6 bigint: full pulls only (NULL otherwise): the page covers every id the export
+--   serves in ($5, $6], so stored rows of this source in that range that are not in the page are
+--   gone upstream and are deleted (reconciliation, page by page, in bounded memory).
+-- Repeated ids and uuids within the page arrive already marked as errors by gn_client.
 -- Unchanged items (same item and geometry) are not written at all, so row triggers on data_json
 -- fire only on real changes. Items that cannot be stored go to error_log with the reason.
 WITH page AS (
-    SELECT t.ord, t.x -> 'i' AS item, t.x ->> 'g' AS g, t.x ->> 'e' AS err,
-           (t.x ->> 'id')::bigint AS raw_id,
-           CASE WHEN (t.x ->> 'id')::bigint BETWEEN -2147483648 AND 2147483647
-                THEN (t.x ->> 'id')::integer END AS id_data,
-           CASE WHEN t.x ->> 'u' ~* '^[0-9a-f]{8}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{12}$'
-                THEN (t.x ->> 'u')::uuid END AS uuid
-      FROM jsonb_array_elements($1::jsonb) WITH ORDINALITY AS t(x, ord)
-),
-ranked AS (
-    SELECT p.*,
-           row_number() OVER (PARTITION BY p.id_data ORDER BY p.ord DESC) AS id_rank,
-           count(*) FILTER (WHERE p.uuid IS NOT NULL) OVER (PARTITION BY p.uuid) AS uuid_uses
-      FROM page p
+    SELECT t.item_text::jsonb AS item, t.g, t.err, t.raw_id,
+           CASE WHEN t.raw_id BETWEEN -2147483648 AND 2147483647 THEN t.raw_id::integer END AS id_data,
+           CASE WHEN t.u ~* '^[0-9a-f]{8}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{12}$' THEN t.u::uuid END AS uuid
+      FROM unnest($1::text[], $7::text[], $8::text[], $9::bigint[], $10::text[]) AS t(item_text, g, err, raw_id, u)
 ),
 classified AS (
-    SELECT r.ord, r.item, r.raw_id, r.id_data, r.uuid,
+    SELECT r.item, r.raw_id, r.id_data, r.uuid,
            CASE WHEN r.g IS NULL THEN NULL ELSE r.g::@postgis@.geometry END AS geom,
            CASE
                WHEN r.err IS NOT NULL THEN r.err
                WHEN r.raw_id IS NULL THEN 'missing id_synthese'
                WHEN r.id_data IS NULL THEN format('id_synthese %s is out of the integer range of data_json.id_data', r.raw_id)
-               WHEN r.id_rank > 1 THEN format('id_synthese %s appears again later in the same page; the later item was kept', r.id_data)
-               WHEN r.uuid IS NOT NULL AND r.uuid_uses > 1 THEN format('uuid %s is used by several items of the same page', r.uuid)
                WHEN other.uuid IS NOT NULL THEN format('uuid %s already belongs to source "%s", id_synthese %s', r.uuid, other.source, other.id_data)
                WHEN mine.id_data IS NOT NULL AND mine.uuid IS DISTINCT FROM r.uuid
                    THEN format('id_synthese %s is stored with uuid %s, the export now gives %s', r.id_data,
                                coalesce(mine.uuid::text, 'NULL'), coalesce(r.uuid::text, 'NULL'))
            END AS reason,
-           mine.id_data IS NOT NULL AS stored,
-           mine.item AS old_item,
-           mine.geom AS old_geom
-      FROM ranked r
+           mine.id_data IS NOT NULL AS stored
+      FROM page r
       LEFT JOIN gn_flux.data_json mine
              ON mine.id_data = r.id_data AND mine.controler = 'data' AND mine.source = $2
       LEFT JOIN gn_flux.data_json other
@@ -62,7 +55,15 @@ updated AS (
        AND (d.item IS DISTINCT FROM c.item OR d.type IS DISTINCT FROM $3
             OR NOT (d.geom IS NOT DISTINCT FROM c.geom))
     RETURNING 1
+),
+gone AS (
+    DELETE FROM gn_flux.data_json d
+     WHERE $5::bigint IS NOT NULL AND d.source = $2 AND d.controler = 'data'
+       AND d.id_data > $5::bigint AND d.id_data <= $6::bigint
+       AND NOT EXISTS (SELECT 1 FROM page p WHERE p.raw_id = d.id_data)
+    RETURNING 1
 )
 SELECT (SELECT count(*) FROM inserted)::bigint AS inserted,
        (SELECT count(*) FROM updated)::bigint AS updated,
-       (SELECT count(*) FROM rejected)::bigint AS rejected
+       (SELECT count(*) FROM rejected)::bigint AS rejected,
+       (SELECT count(*) FROM gone)::bigint AS gone

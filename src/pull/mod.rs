@@ -520,7 +520,9 @@ fn work(source: &Source, mode: Mode, import_id: i32, plan: PullPlan, r: &mut Run
     let progress = gucs::PROGRESS_NOTICES.get();
     let started = Instant::now();
     let mut last_notice = Instant::now();
-    let mut seen_ids: Vec<i64> = Vec::new();
+    // Full pulls reconcile page by page: each page covers every served id in (covered, its max].
+    let below_every_id = i32::MIN as i64 - 1;
+    let mut covered: i64 = below_every_id;
     let mut analyze = data_json_statistics()?;
     let source_name = source.name.as_str();
     let data_type = source.data_type.as_str();
@@ -554,16 +556,28 @@ fn work(source: &Source, mode: Mode, import_id: i32, plan: PullPlan, r: &mut Run
                     r.metadata_upserts += ups;
                     r.metadata_errors += rej;
                 }
-                let (ins, upd, rej) = Spi::connect_mut(|c| -> Result<(i64, i64, i64), GnFluxError> {
+                let page_max = page.ids.iter().copied().max();
+                let columns = page.columns;
+                let (lower, upper) = match (mode, page_max) {
+                    (Mode::Full, Some(max)) => (Some(covered), Some(max)),
+                    _ => (None, None),
+                };
+                let (ins, upd, rej, gone) = Spi::connect_mut(|c| -> Result<(i64, i64, i64, i64), GnFluxError> {
                     let row = c
                         .update(
                             upsert_page.as_str(),
                             None,
                             &[
-                                page.payload.as_str().into(),
+                                columns.items.into(),
                                 source_name.into(),
                                 data_type.into(),
                                 import_id.into(),
+                                lower.into(),
+                                upper.into(),
+                                columns.geoms.into(),
+                                columns.errors.into(),
+                                columns.ids.into(),
+                                columns.uuids.into(),
                             ],
                         )?
                         .first();
@@ -571,8 +585,13 @@ fn work(source: &Source, mode: Mode, import_id: i32, plan: PullPlan, r: &mut Run
                         row.get(1)?.unwrap_or(0),
                         row.get(2)?.unwrap_or(0),
                         row.get(3)?.unwrap_or(0),
+                        row.get(4)?.unwrap_or(0),
                     ))
                 })?;
+                if let Some(max) = upper {
+                    covered = covered.max(max);
+                }
+                r.deleted += gone;
                 r.pages += 1;
                 r.items += page.items as i64;
                 r.inserted += ins;
@@ -581,11 +600,10 @@ fn work(source: &Source, mode: Mode, import_id: i32, plan: PullPlan, r: &mut Run
                 r.unchanged += (page.items as i64 - ins - upd - rej).max(0);
                 r.bytes += page.bytes as i64;
                 r.watermark = gn_client::advance_watermark(r.watermark, page.max_derniere_action);
-                if mode == Mode::Full {
-                    seen_ids.extend_from_slice(&page.ids);
-                }
                 if analyze.due(r.inserted) {
-                    Spi::run("ANALYZE gn_flux.data_json")?;
+                    // Key columns only: the lookups need them and the table size; sorting a sample of jsonb
+                    // items and geometries would cost more than the page itself.
+                    Spi::run("ANALYZE gn_flux.data_json (id_data, controler, source, uuid)")?;
                 }
                 if progress && last_notice.elapsed() >= Duration::from_secs(1) {
                     last_notice = Instant::now();
@@ -616,8 +634,7 @@ fn work(source: &Source, mode: Mode, import_id: i32, plan: PullPlan, r: &mut Run
         }
     }
     if mode == Mode::Full {
-        r.deleted +=
-            Spi::get_one_with_args::<i64>(RECONCILE_FULL, &[source_name.into(), seen_ids.into()])?.unwrap_or(0);
+        r.deleted += Spi::get_one_with_args::<i64>(RECONCILE_FULL, &[source_name.into(), covered.into()])?.unwrap_or(0);
     }
     if progress && started.elapsed() >= Duration::from_secs(1) {
         notice(&format!(

@@ -19,6 +19,13 @@ fn stand_in(rows: i64) -> FakeGeoNature {
     .expect("stand-in")
 }
 
+/// Drops every source and its rows (uuids are unique across sources, and several tests serve the
+/// same synthetic observations). The tests run one at a time (--test-threads=1).
+fn fresh(c: &mut Client) {
+    c.batch_execute("SELECT gn_flux.drop_source(name) FROM gn_flux.source")
+        .unwrap();
+}
+
 fn add_source(c: &mut Client, name: &str, gn: &FakeGeoNature) {
     c.execute(
         "SELECT gn_flux.drop_source($1::text) FROM gn_flux.source WHERE name = $1::text",
@@ -67,6 +74,7 @@ fn sqlstate(e: &postgres::Error) -> String {
 fn pg_cancel_backend_stops_a_pull_waiting_on_the_network_within_a_second() {
     let gn = stand_in(3000);
     let mut a = connect();
+    fresh(&mut a);
     add_source(&mut a, "e2e_cancel", &gn);
     let pid: i32 = a.query_one("SELECT pg_backend_pid()", &[]).unwrap().get(0);
     gn.clear_requests();
@@ -102,6 +110,7 @@ fn pg_cancel_backend_stops_a_pull_waiting_on_the_network_within_a_second() {
 fn statement_timeout_stops_a_pull_waiting_on_the_network() {
     let gn = stand_in(3000);
     let mut a = connect();
+    fresh(&mut a);
     add_source(&mut a, "e2e_timeout", &gn);
     slow_second_page(&gn, 30_000);
     a.batch_execute("SET statement_timeout = '1500ms'").unwrap();
@@ -119,6 +128,7 @@ fn statement_timeout_stops_a_pull_waiting_on_the_network() {
 fn two_sessions_pulling_one_source_do_not_interleave() {
     let gn = stand_in(3000);
     let mut a = connect();
+    fresh(&mut a);
     add_source(&mut a, "e2e_twice", &gn);
     gn.clear_requests();
     slow_second_page(&gn, 3_000);
@@ -167,6 +177,7 @@ fn two_sources_pull_in_parallel() {
     })
     .expect("stand-in");
     let mut a = connect();
+    fresh(&mut a);
     let mut b = connect();
     add_source(&mut a, "e2e_par_a", &gn);
     b.execute(
@@ -208,6 +219,7 @@ fn progress_notices_during_long_pulls_can_be_switched_off() {
     let mut config: postgres::Config = dsn.parse().unwrap();
     config.notice_callback(move |n| sink.lock().unwrap().push(n.message().to_string()));
     let mut c = config.connect(NoTls).unwrap();
+    fresh(&mut c);
     add_source(&mut c, "e2e_progress", &gn);
     // every page takes 0.6 s: a 4-page pull lasts more than a second
     gn.add_fault(FaultRule {

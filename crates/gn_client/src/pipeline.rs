@@ -10,7 +10,9 @@
 //! without `Finished`/`Failed` shows as `RecvTimeoutError::Disconnected`.
 
 use crate::config::{CancelFlag, SourceConfig};
-use crate::prepare::{metadata_export_rows, metadata_payload, page_payload, prepare_item, MetaRow};
+use crate::prepare::{
+    metadata_export_rows, metadata_payload, page_columns, prepare_item, MetaRow, PageColumns, PreparedItem,
+};
 use crate::session::Session;
 use crate::walk::ExportWalk;
 use crate::ClientError;
@@ -54,8 +56,8 @@ pub struct PreparedPage {
     pub items: usize,
     /// Items with an error (they go to `error_log`).
     pub errors: usize,
-    /// [`page_payload`] of the page.
-    pub payload: String,
+    /// The page's items in columns ([`page_columns`]), for the database statement.
+    pub columns: PageColumns,
     /// [`metadata_payload`] of the `ca_data`/`jdd_data` objects of the page, if any.
     pub metadata_payload: Option<String>,
     /// `id_data` of every item that has one.
@@ -64,6 +66,25 @@ pub struct PreparedPage {
     /// Size of the reply body.
     pub bytes: u64,
     pub feature_collection: bool,
+}
+
+impl PreparedPage {
+    /// The page as one JSON array of `{"i", "g", "e", "id", "u"}` objects (diagnostics, tests).
+    pub fn payload(&self) -> String {
+        let c = &self.columns;
+        let rows: Vec<serde_json::Value> = (0..c.items.len())
+            .map(|k| {
+                serde_json::json!({
+                    "i": serde_json::from_str::<serde_json::Value>(&c.items[k]).unwrap_or(serde_json::Value::Null),
+                    "g": c.geoms[k],
+                    "e": c.errors[k],
+                    "id": c.ids[k],
+                    "u": c.uuids[k],
+                })
+            })
+            .collect();
+        serde_json::Value::Array(rows).to_string()
+    }
 }
 
 /// Counters of a finished pull.
@@ -173,18 +194,54 @@ pub fn prepare_page(mut wp: crate::walk::WalkPage) -> PreparedPage {
     let bytes = wp.bytes;
     let index = wp.index;
     let (raw, feature) = wp.take_items();
-    let prepared: Vec<_> = raw.into_iter().map(|r| prepare_item(r, feature)).collect();
+    let mut prepared: Vec<_> = raw.into_iter().map(|r| prepare_item(r, feature)).collect();
+    mark_duplicates(&mut prepared);
     let meta: Vec<MetaRow> = prepared.iter().flat_map(|p| p.metadata.iter().cloned()).collect();
     PreparedPage {
         index,
         items: prepared.len(),
         errors: prepared.iter().filter(|p| p.error.is_some()).count(),
-        payload: page_payload(&prepared),
+        columns: page_columns(&prepared),
         metadata_payload: (!meta.is_empty()).then(|| metadata_payload(&meta)),
         ids: prepared.iter().filter_map(|p| p.id_data).collect(),
         max_derniere_action: prepared.iter().filter_map(|p| p.derniere_action).max(),
         bytes,
         feature_collection: feature,
+    }
+}
+
+/// Items of one page that repeat an `id_synthese` (every occurrence but the last, which is kept)
+/// or share a uuid with another item cannot be stored: they get an error, so the database
+/// statement does not have to look for them.
+pub fn mark_duplicates(items: &mut [PreparedItem]) {
+    use std::collections::HashMap;
+    let mut last: HashMap<i64, usize> = HashMap::new();
+    for (i, it) in items.iter().enumerate() {
+        if let (None, Some(id)) = (&it.error, it.id_data) {
+            last.insert(id, i);
+        }
+    }
+    for (i, it) in items.iter_mut().enumerate() {
+        if let (None, Some(id)) = (&it.error, it.id_data) {
+            if last.get(&id) != Some(&i) {
+                it.error = Some(format!(
+                    "id_synthese {id} appears again later in the same page; the later item was kept"
+                ));
+            }
+        }
+    }
+    let mut uses: HashMap<String, usize> = HashMap::new();
+    for it in items.iter().filter(|it| it.error.is_none()) {
+        if let Some(u) = &it.uuid {
+            *uses.entry(u.clone()).or_default() += 1;
+        }
+    }
+    for it in items.iter_mut().filter(|it| it.error.is_none()) {
+        if let Some(u) = &it.uuid {
+            if uses.get(u).copied().unwrap_or(0) > 1 {
+                it.error = Some(format!("uuid {u} is used by several items of the same page"));
+            }
+        }
     }
 }
 

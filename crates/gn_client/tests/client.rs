@@ -240,7 +240,7 @@ fn public_feature_collection_export() {
         "short FeatureCollection pages are not the end"
     );
     for p in ps {
-        let payload: Value = serde_json::from_str(&p.payload).unwrap();
+        let payload: Value = serde_json::from_str(&p.payload()).unwrap();
         assert!(payload.as_array().unwrap().iter().all(|r| r["g"]
             .as_str()
             .is_some_and(|g| g.starts_with("0101000020E6100000") || g.starts_with("0103000020E6100000"))));
@@ -276,7 +276,7 @@ fn keyset_pull_delivers_every_id_once_with_one_request_per_page() {
     assert_eq!(st.bytes, ps.iter().map(|p| p.bytes).sum::<u64>());
     assert!(st.server_date.is_some());
     // prepared exactly: the payload's items are the API's items
-    let payload: Value = serde_json::from_str(&ps[0].payload).unwrap();
+    let payload: Value = serde_json::from_str(&ps[0].payload()).unwrap();
     let first = &payload[0];
     let api: Value = serde_json::from_str(&gn.item_json(1, 1).unwrap()).unwrap();
     assert_eq!(first["i"], api);
@@ -633,7 +633,7 @@ fn metadata_export_and_embedded_metadata() {
         for m in embedded.as_array().unwrap() {
             assert!(rows.iter().any(|r| r.uuid == m["uuid"].as_str().unwrap()), "{m}");
         }
-        let payload: Value = serde_json::from_str(&p.payload).unwrap();
+        let payload: Value = serde_json::from_str(&p.payload()).unwrap();
         for r in payload.as_array().unwrap() {
             assert!(r["i"].get("ca_data").is_none() && r["i"]["ca_uuid"].is_string());
             assert!(r["i"].get("jdd_data").is_none() && r["i"]["jdd_uuid"].is_string());
