@@ -515,6 +515,24 @@ fn data_json_statistics() -> Result<AnalyzePolicy, GnFluxError> {
 fn work(source: &Source, mode: Mode, import_id: i32, plan: PullPlan, r: &mut RunReport) -> Result<(), GnFluxError> {
     let postgis = postgis_schema()?;
     let upsert_page = UPSERT_DATA_PAGE.replace("@postgis@", &postgis);
+    // Planned once per run, not once per page.
+    let upsert_page = {
+        use pgrx::pg_sys::{PgBuiltInOids as T, PgOid};
+        let types = [
+            T::TEXTARRAYOID,
+            T::TEXTOID,
+            T::TEXTOID,
+            T::INT4OID,
+            T::INT8OID,
+            T::INT8OID,
+            T::TEXTARRAYOID,
+            T::TEXTARRAYOID,
+            T::INT8ARRAYOID,
+            T::TEXTARRAYOID,
+        ]
+        .map(PgOid::BuiltIn);
+        Spi::connect(|c| c.prepare_mut(upsert_page.as_str(), &types).map(|p| p.keep()))?
+    };
     let cancel = gn_client::CancelFlag::new();
     let handle = gn_client::spawn_pull(source.client_config(), plan, cancel);
     let progress = gucs::PROGRESS_NOTICES.get();
@@ -565,7 +583,7 @@ fn work(source: &Source, mode: Mode, import_id: i32, plan: PullPlan, r: &mut Run
                 let (ins, upd, rej, gone) = Spi::connect_mut(|c| -> Result<(i64, i64, i64, i64), GnFluxError> {
                     let row = c
                         .update(
-                            upsert_page.as_str(),
+                            &upsert_page,
                             None,
                             &[
                                 columns.items.into(),
