@@ -289,24 +289,18 @@ fn xfer_filters(params: &[(String, String)]) -> String {
 fn run(source: &Source, requested: Option<Mode>, since: Option<chrono::NaiveDateTime>) -> RunReport {
     let started = Instant::now();
     let redactor = source.redactor();
+    let succeeded_before = has_success(&source.name).or_raise();
     let mode = match requested {
-        Some(m) => m,
-        None => {
-            if has_success(&source.name).or_raise() {
-                Mode::Update
-            } else {
-                Mode::Full
-            }
+        None if succeeded_before => Mode::Update,
+        None => Mode::Full,
+        Some(Mode::Update) if since.is_none() && !succeeded_before => {
+            notice(&format!(
+                "gn_flux: source \"{}\" has no successful pull yet: running a full pull",
+                source.name
+            ));
+            Mode::Full
         }
-    };
-    let mode = if mode == Mode::Update && since.is_none() && !has_success(&source.name).or_raise() {
-        notice(&format!(
-            "gn_flux: source \"{}\" has no successful pull yet: running a full pull",
-            source.name
-        ));
-        Mode::Full
-    } else {
-        mode
+        Some(m) => m,
     };
     let watermark = source.watermark.as_deref().and_then(gn_protocol::time::parse_timestamp);
     let overlap = chrono::Duration::milliseconds((source.update_overlap_s * 1000.0) as i64);

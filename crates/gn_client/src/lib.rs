@@ -32,8 +32,8 @@ pub use config::{CancelFlag, SourceConfig, DATA_TYPE_CD_NOMENCLATURE, DATA_TYPE_
 pub use error::{redact_url, ClientError};
 pub use pipeline::{prepare_page, spawn_pull, Event, PreparedPage, PullHandle, PullPlan, PullStats, WorkerProbe};
 pub use prepare::{
-    metadata_export_rows, metadata_payload, page_columns, page_payload, prepare_item, MetaRow, PageColumns,
-    PreparedItem, LEVEL_AF, LEVEL_DATASET,
+    metadata_export_rows, metadata_payload, page_columns, prepare_item, MetaRow, PageColumns, PreparedItem, LEVEL_AF,
+    LEVEL_DATASET,
 };
 pub use probe::{probe, ProbeReport};
 pub use retry::{is_retryable_status, parse_retry_after, sleep_cancellable, RetryPolicy};

@@ -71,19 +71,7 @@ pub struct PreparedPage {
 impl PreparedPage {
     /// The page as one JSON array of `{"i", "g", "e", "id", "u"}` objects (diagnostics, tests).
     pub fn payload(&self) -> String {
-        let c = &self.columns;
-        let rows: Vec<serde_json::Value> = (0..c.items.len())
-            .map(|k| {
-                serde_json::json!({
-                    "i": serde_json::from_str::<serde_json::Value>(&c.items[k]).unwrap_or(serde_json::Value::Null),
-                    "g": c.geoms[k],
-                    "e": c.errors[k],
-                    "id": c.ids[k],
-                    "u": c.uuids[k],
-                })
-            })
-            .collect();
-        serde_json::Value::Array(rows).to_string()
+        self.columns.to_json()
     }
 }
 
