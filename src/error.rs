@@ -3,8 +3,8 @@
 //! Every error carries a message (what is wrong), a detail (the facts; never a secret) and a hint
 //! (what to do). SQLSTATEs follow the house rules: bad argument 22023, unknown object 42704,
 //! wrong state 55000, busy 55P03, remote failure class 38 (not class 08, which drivers read as a
-//! lost connection). Duplicates (42710) and privileges (42501) are raised by the SQL functions
-//! and by PostgreSQL's own privilege checks.
+//! lost connection), missing relation 42P01 / column 42703, privileges 42501,
+//! too large 54000, file system 58030.
 use pgrx::pg_sys::panic::ErrorReport;
 use pgrx::{PgLogLevel, PgSqlErrorCode};
 
@@ -16,6 +16,11 @@ pub enum Kind {
     Busy,
     Remote,
     Internal,
+    UndefinedTable,
+    UndefinedColumn,
+    InsufficientPrivilege,
+    ProgramLimitExceeded,
+    Io,
 }
 
 #[derive(Debug, Clone, thiserror::Error)]
@@ -59,6 +64,11 @@ impl GnFluxError {
             Kind::Busy => ERRCODE_LOCK_NOT_AVAILABLE,
             Kind::Remote => ERRCODE_EXTERNAL_ROUTINE_EXCEPTION,
             Kind::Internal => ERRCODE_INTERNAL_ERROR,
+            Kind::UndefinedTable => ERRCODE_UNDEFINED_TABLE,
+            Kind::UndefinedColumn => ERRCODE_UNDEFINED_COLUMN,
+            Kind::InsufficientPrivilege => ERRCODE_INSUFFICIENT_PRIVILEGE,
+            Kind::ProgramLimitExceeded => ERRCODE_PROGRAM_LIMIT_EXCEEDED,
+            Kind::Io => ERRCODE_IO_ERROR,
         }
     }
 

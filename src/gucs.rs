@@ -1,5 +1,6 @@
 //! Every gn_flux setting, in one place. All names start with `gn_flux.`, a prefix reserved at load.
 use pgrx::guc::{GucContext, GucFlags, GucRegistry, GucSetting};
+use std::ffi::CString;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 /// `gn_flux.progress_notices`: NOTICE lines (page, rows, rows/s) during long runs.
@@ -8,6 +9,13 @@ pub static PROGRESS_NOTICES: GucSetting<bool> = GucSetting::<bool>::new(true);
 pub static HTTP_CONNECT_TIMEOUT_MS: GucSetting<i32> = GucSetting::<i32>::new(10_000);
 /// `gn_flux.http_timeout_ms`: read timeout of every HTTP request (time without progress).
 pub static HTTP_TIMEOUT_MS: GucSetting<i32> = GucSetting::<i32>::new(120_000);
+
+/// `gn_flux.export_directory`: the only directory tree export files may be written to.
+pub static EXPORT_DIRECTORY: GucSetting<Option<CString>> = GucSetting::<Option<CString>>::new(None);
+/// `gn_flux.export_retention_days`: scheduled export files older than this are removed.
+pub static EXPORT_RETENTION_DAYS: GucSetting<i32> = GucSetting::<i32>::new(15);
+/// `gn_flux.csv_separator`: field separator of CSV exports (GeoNature: `;`).
+pub static CSV_SEPARATOR: GucSetting<Option<CString>> = GucSetting::<Option<CString>>::new(Some(c";"));
 
 static LOADED_FROM_PRELOAD: AtomicBool = AtomicBool::new(false);
 
@@ -41,7 +49,49 @@ pub fn init() {
         GucContext::Userset,
         GucFlags::UNIT_MS,
     );
+    GucRegistry::define_string_guc(
+        c"gn_flux.export_directory",
+        c"Directory under which gn_flux may write export files (export_to_file, schedule_export).",
+        c"Unset: no file exports. Only superusers may change it; the server's OS user must be able to write there.",
+        &EXPORT_DIRECTORY,
+        GucContext::Suset,
+        GucFlags::default(),
+    );
+    GucRegistry::define_int_guc(
+        c"gn_flux.export_retention_days",
+        c"Days a scheduled export file is kept before a later run of the same schedule removes it.",
+        c"0 keeps every file. The newest file of a schedule is never removed.",
+        &EXPORT_RETENTION_DAYS,
+        0,
+        36_500,
+        GucContext::Suset,
+        GucFlags::default(),
+    );
+    GucRegistry::define_string_guc(
+        c"gn_flux.csv_separator",
+        c"Field separator of CSV exports.",
+        c"One ASCII character; GeoNature's Export module writes ';'.",
+        &CSV_SEPARATOR,
+        GucContext::Userset,
+        GucFlags::default(),
+    );
     reserve_prefix();
+}
+
+/// `gn_flux.export_directory`, if set and not empty.
+pub fn export_directory() -> Option<String> {
+    EXPORT_DIRECTORY
+        .get()
+        .map(|c| c.to_string_lossy().trim().to_string())
+        .filter(|s| !s.is_empty())
+}
+
+/// `gn_flux.csv_separator` as text ("" when unset).
+pub fn csv_separator() -> String {
+    CSV_SEPARATOR
+        .get()
+        .map(|c| c.to_string_lossy().into_owned())
+        .unwrap_or_default()
 }
 
 /// Registers what only a preloaded library may register (postmaster settings, background

@@ -4,6 +4,7 @@
 use pgrx::prelude::*;
 
 mod error;
+mod export;
 mod ffi;
 mod gucs;
 mod info;
@@ -33,6 +34,19 @@ mod tests_pull;
         sources::check_source,
         sources::probe_source,
         pull::pull_source
+    ]
+);
+
+::pgrx::extension_sql_file!(
+    "../sql/schema/040_exports.sql",
+    name = "exports",
+    requires = [
+        "source_functions",
+        export::check_export,
+        export::check_export_directory,
+        export::export_to_file,
+        export::export_view,
+        export::run_export_schedule
     ]
 );
 

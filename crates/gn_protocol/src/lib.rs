@@ -6,6 +6,7 @@
 //! grammar, the export page and synthese log shapes, and the login/module discovery payloads.
 
 pub mod auth;
+pub mod filter_sql;
 pub mod json;
 pub mod log;
 pub mod page;

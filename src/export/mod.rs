@@ -1,0 +1,474 @@
+//! Exports: a view or table written as csv, json, geojson, gpkg, shp (zip) or xlsx; returned as
+//! bytea (`export_view`), written to a server file (`export_to_file`) or on a pg_cron schedule.
+//! The registry (`gn_flux.export`), schedules and the run log are SQL in
+//! sql/schema/040_exports.sql; relation checks, query building and file handling are here, the
+//! writers in crates/gn_export.
+
+mod files;
+mod plan;
+mod relation;
+mod stream;
+
+use crate::error::{GnFluxError, Kind, OrRaise};
+use crate::ffi::{in_subtransaction, SubxactOutcome};
+use gn_export::Format;
+use pgrx::prelude::*;
+use plan::{Filters, Hints};
+use std::path::{Path, PathBuf};
+
+/// Largest bytea value PostgreSQL can build (1 GB minus the varlena header).
+const MAX_BYTEA: u64 = 0x3FFF_FFFF - 4;
+
+/// A row of gn_flux.export.
+struct Registered {
+    id: i32,
+    label: String,
+    schema_name: String,
+    view_name: String,
+    pk: Option<String>,
+    geometry_field: Option<String>,
+    geometry_srid: Option<i32>,
+}
+
+fn registered(label: Option<&str>) -> Result<Registered, GnFluxError> {
+    let label = label.filter(|l| !l.trim().is_empty()).ok_or_else(|| {
+        GnFluxError::invalid(
+            "label must not be NULL or empty",
+            "Give the label of a registered export: SELECT label FROM gn_flux.export.",
+        )
+    })?;
+    let found = Spi::connect(|c| -> Result<Option<Registered>, GnFluxError> {
+        let mut rows = c.select(
+            "SELECT id, label, schema_name, view_name, view_pk_column, geometry_field, geometry_srid FROM gn_flux.export WHERE label = $1",
+            Some(1),
+            &[label.into()],
+        )?;
+        let Some(r) = rows.next() else { return Ok(None) };
+        Ok(Some(Registered {
+            id: r.get(1)?.unwrap_or_default(),
+            label: r.get(2)?.unwrap_or_default(),
+            schema_name: r.get(3)?.unwrap_or_default(),
+            view_name: r.get(4)?.unwrap_or_default(),
+            pk: r.get(5)?,
+            geometry_field: r.get(6)?,
+            geometry_srid: r.get(7)?,
+        }))
+    })?;
+    found.ok_or_else(|| {
+        GnFluxError::unknown(
+            format!("export \"{label}\" does not exist"),
+            "Register it with gn_flux.add_export(label, schema_name, view_name), or see SELECT label FROM gn_flux.export.",
+        )
+    })
+}
+
+fn parse_filters_arg(filters: Option<&pgrx::JsonB>) -> Result<Filters, GnFluxError> {
+    plan::parse_filters(filters.map(|j| &j.0))
+}
+
+fn emit_notices(summary: &gn_export::Summary) {
+    for n in &summary.notices {
+        pgrx::notice!("gn_flux: {n}");
+    }
+}
+
+/// `gn_flux.export_view(schema_name, view_name, format, filters, srid)`: the file as bytea.
+#[pg_extern(name = "export_view")]
+pub fn export_view(
+    schema_name: Option<&str>,
+    view_name: Option<&str>,
+    format: Option<&str>,
+    filters: default!(Option<pgrx::JsonB>, "'{}'"),
+    srid: default!(Option<i32>, "NULL"),
+) -> Vec<u8> {
+    export_view_inner(schema_name, view_name, format, filters.as_ref(), srid).or_raise()
+}
+
+fn export_view_inner(
+    schema_name: Option<&str>,
+    view_name: Option<&str>,
+    format: Option<&str>,
+    filters: Option<&pgrx::JsonB>,
+    srid: Option<i32>,
+) -> Result<Vec<u8>, GnFluxError> {
+    let format = plan::parse_format(format)?;
+    let rel = relation::resolve(schema_name, view_name)?;
+    let filters = parse_filters_arg(filters)?;
+    // A registered export of this relation names its pk and geometry columns.
+    let (pk, geometry_field): (Option<String>, Option<String>) = Spi::connect(|c| -> Result<_, GnFluxError> {
+        let mut rows = c.select(
+            "SELECT view_pk_column, geometry_field FROM gn_flux.export WHERE schema_name = $1 AND view_name = $2 ORDER BY id LIMIT 1",
+            Some(1),
+            &[rel.schema.as_str().into(), rel.name.as_str().into()],
+        )?;
+        Ok(match rows.next() {
+            Some(r) => (r.get(1)?, r.get(2)?),
+            None => (None, None),
+        })
+    })?;
+    let plan = plan::plan(
+        &rel,
+        format,
+        &filters,
+        &Hints {
+            geometry_field,
+            pk,
+            srid,
+        },
+    )?;
+    let scratch = files::ScratchDir::new()?;
+    let path = scratch.0.join(format!("export.{}", format.extension()));
+    let summary = stream::run(&plan, &path)?;
+    let size = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
+    if size > MAX_BYTEA {
+        return Err(GnFluxError::new(
+            Kind::ProgramLimitExceeded,
+            format!("the {} export of {} is {size} bytes, more than a bytea value can hold (1 GB)", format.name(), rel.qualified),
+            "Use gn_flux.export_to_file(label, format, path), which streams to a server file of any size, or narrow the export with filters.",
+        ));
+    }
+    emit_notices(&summary);
+    std::fs::read(&path).map_err(|e| {
+        GnFluxError::new(
+            Kind::Io,
+            format!("could not read the export back: {e}"),
+            "Check the server's temporary directory.",
+        )
+    })
+}
+
+/// What an export written to a file reports.
+struct Written {
+    path: PathBuf,
+    rows: i64,
+    bytes: i64,
+    sha256: String,
+}
+
+fn write_export(export: &Registered, format: Format, target: &Path, filters: &Filters) -> Result<Written, GnFluxError> {
+    let rel = relation::resolve(Some(&export.schema_name), Some(&export.view_name))?;
+    let hints = Hints {
+        geometry_field: export.geometry_field.clone(),
+        pk: export.pk.clone(),
+        srid: if format == Format::GeoJson {
+            None
+        } else {
+            export.geometry_srid
+        },
+    };
+    let plan = plan::plan(&rel, format, filters, &hints)?;
+    let file = files::AtomicFile::new(target);
+    let summary = stream::run(&plan, &file.temp)?;
+    let sha256 = gn_export::sha256_file(&file.temp).map_err(|e| {
+        GnFluxError::new(
+            Kind::Io,
+            format!("could not checksum the export: {e}"),
+            "Check the export directory.",
+        )
+    })?;
+    let bytes = file.commit()?;
+    emit_notices(&summary);
+    Ok(Written {
+        path: target.to_path_buf(),
+        rows: summary.rows as i64,
+        bytes: bytes as i64,
+        sha256,
+    })
+}
+
+fn log_run(
+    export: &Registered,
+    format: Format,
+    schedule_id: Option<i32>,
+    started: &str,
+    outcome: Result<&Written, &str>,
+) -> Result<(), GnFluxError> {
+    let (status, path, rows, bytes, sha, error) = match outcome {
+        Ok(w) => (
+            "success",
+            Some(w.path.display().to_string()),
+            Some(w.rows),
+            Some(w.bytes),
+            Some(w.sha256.clone()),
+            None,
+        ),
+        Err(e) => ("failed", None, None, None, None, Some(e.to_string())),
+    };
+    Spi::run_with_args(
+        "INSERT INTO gn_flux.export_log (export_id, label, format, schedule_id, started_at, ended_at, status, path, rows, bytes, sha256, error)
+         VALUES ($1, $2, $3, $4, $5::timestamptz, clock_timestamp(), $6, $7, $8, $9, $10, $11)",
+        &[
+            export.id.into(),
+            export.label.as_str().into(),
+            format.name().into(),
+            schedule_id.into(),
+            started.into(),
+            status.into(),
+            path.into(),
+            rows.into(),
+            bytes.into(),
+            sha.into(),
+            error.into(),
+        ],
+    )?;
+    Ok(())
+}
+
+fn clock() -> Result<String, GnFluxError> {
+    Ok(Spi::get_one::<String>("SELECT clock_timestamp()::text")?.unwrap_or_default())
+}
+
+/// `gn_flux.export_to_file(label, format, path, filters)`: streams a registered export to a file
+/// of the server, atomically.
+#[pg_extern(name = "export_to_file")]
+pub fn export_to_file(
+    label: Option<&str>,
+    format: Option<&str>,
+    path: Option<&str>,
+    filters: default!(Option<pgrx::JsonB>, "'{}'"),
+) -> TableIterator<
+    'static,
+    (
+        name!(path, String),
+        name!(rows, i64),
+        name!(bytes, i64),
+        name!(sha256, String),
+    ),
+> {
+    let w = export_to_file_inner(label, format, path, filters.as_ref()).or_raise();
+    TableIterator::once((w.path.display().to_string(), w.rows, w.bytes, w.sha256))
+}
+
+fn export_to_file_inner(
+    label: Option<&str>,
+    format: Option<&str>,
+    path: Option<&str>,
+    filters: Option<&pgrx::JsonB>,
+) -> Result<Written, GnFluxError> {
+    files::check_file_privilege("gn_flux.export_to_file()")?;
+    let export = registered(label)?;
+    let format = plan::parse_format(format)?;
+    let target = files::allowed_file(path)?;
+    let filters = parse_filters_arg(filters)?;
+    let started = clock()?;
+    let written = write_export(&export, format, &target, &filters)?;
+    log_run(&export, format, None, &started, Ok(&written))?;
+    Ok(written)
+}
+
+/// Checks a schedule directory (used by schedule_export before creating the pg_cron job).
+#[pg_extern(name = "_check_export_directory")]
+pub fn check_export_directory(directory: Option<&str>) -> String {
+    files::check_file_privilege("gn_flux.schedule_export()").or_raise();
+    files::allowed_directory(directory).or_raise().display().to_string()
+}
+
+/// Checks an export definition and fills in what add_export detects: the pk column, the geometry
+/// column and its SRID (used by the trigger on gn_flux.export).
+#[pg_extern(name = "_check_export")]
+pub fn check_export(
+    schema_name: Option<&str>,
+    view_name: Option<&str>,
+    view_pk_column: Option<&str>,
+    geometry_field: Option<&str>,
+    geometry_srid: Option<i32>,
+) -> TableIterator<
+    'static,
+    (
+        name!(view_pk_column, String),
+        name!(geometry_field, Option<String>),
+        name!(geometry_srid, Option<i32>),
+    ),
+> {
+    let checked = (|| -> Result<(String, Option<String>, Option<i32>), GnFluxError> {
+        let rel = relation::resolve(schema_name, view_name)?;
+        let pk = match view_pk_column {
+            Some(pk) => {
+                rel.column(pk).ok_or_else(|| {
+                    GnFluxError::new(
+                        Kind::UndefinedColumn,
+                        format!("column \"{pk}\" (view_pk_column) does not exist in {}", rel.qualified),
+                        "Give a column of the view that identifies its rows, or leave view_pk_column NULL to detect it.",
+                    )
+                })?;
+                pk.to_string()
+            }
+            None => relation::detect_pk(&rel)?,
+        };
+        let geometry = match geometry_field {
+            Some(g) => Some(rel.column(g).filter(|c| c.field == gn_export::FieldType::Geometry).ok_or_else(|| {
+                GnFluxError::new(
+                    Kind::UndefinedColumn,
+                    format!("column \"{g}\" (geometry_field) does not exist in {} or is not a PostGIS geometry", rel.qualified),
+                    "Give a geometry column of the view, or leave geometry_field NULL to detect it.",
+                )
+            })?),
+            None => rel.geometry_columns().next(),
+        };
+        let srid = match (geometry, geometry_srid) {
+            (None, Some(_)) => {
+                return Err(GnFluxError::invalid(
+                    "geometry_srid is set but the export has no geometry column",
+                    "Set geometry_srid to NULL, or name a geometry column in geometry_field.",
+                ))
+            }
+            (None, None) => None,
+            (Some(_), Some(s)) => {
+                let postgis = rel.postgis()?;
+                let known = Spi::get_one_with_args::<bool>(
+                    &format!("SELECT EXISTS (SELECT 1 FROM {postgis}spatial_ref_sys WHERE srid = $1)"),
+                    &[s.into()],
+                )?
+                .unwrap_or(false);
+                if !known {
+                    return Err(GnFluxError::invalid(
+                        format!("geometry_srid {s} is not in spatial_ref_sys"),
+                        "Use an SRID PostGIS knows, e.g. 2154 (Lambert-93) or 4326 (WGS 84).",
+                    ));
+                }
+                Some(s)
+            }
+            (Some(g), None) => Some(rel.geometry_srid(g)?).filter(|s| *s > 0),
+        };
+        Ok((pk, geometry.map(|g| g.name.clone()), srid))
+    })()
+    .or_raise();
+    TableIterator::once(checked)
+}
+
+/// Runs one scheduled export (the command of its pg_cron job). Failures are logged in
+/// gn_flux.export_log and reported as a WARNING; other schedules are separate jobs and go on.
+#[pg_extern(name = "_run_export_schedule")]
+pub fn run_export_schedule(schedule_id: i32) -> String {
+    run_schedule(schedule_id).or_raise()
+}
+
+struct Schedule {
+    format: Format,
+    directory: String,
+}
+
+fn run_schedule(schedule_id: i32) -> Result<String, GnFluxError> {
+    let found = Spi::connect(|c| -> Result<Option<(String, String, String)>, GnFluxError> {
+        let mut rows = c.select(
+            "SELECT e.label, s.format, s.directory FROM gn_flux.export_schedule s JOIN gn_flux.export e ON e.id = s.export_id WHERE s.id = $1",
+            Some(1),
+            &[schedule_id.into()],
+        )?;
+        let Some(r) = rows.next() else { return Ok(None) };
+        Ok(Some((
+            r.get(1)?.unwrap_or_default(),
+            r.get(2)?.unwrap_or_default(),
+            r.get(3)?.unwrap_or_default(),
+        )))
+    })?;
+    let Some((label, format, directory)) = found else {
+        return Err(GnFluxError::unknown(
+            format!("export schedule {schedule_id} does not exist"),
+            "Remove the pg_cron job (SELECT cron.unschedule(jobid) FROM cron.job WHERE command LIKE '%_run_export_schedule%'), or schedule it again with gn_flux.schedule_export().",
+        ));
+    };
+    let export = registered(Some(&label))?;
+    let schedule = Schedule {
+        format: plan::parse_format(Some(&format))?,
+        directory,
+    };
+    let started = clock()?;
+    let stamp = Spi::get_one::<String>("SELECT to_char(clock_timestamp(), 'YYYY_MM_DD_HH24\"h\"MI\"m\"SS')")?
+        .unwrap_or_default();
+    let stem = gn_export::sanitize_file_stem(&export.label);
+    let ext = schedule.format.extension();
+    let outcome = in_subtransaction(|| -> Result<Written, GnFluxError> {
+        files::check_file_privilege("a scheduled gn_flux export")?;
+        let dir = files::allowed_directory(Some(&schedule.directory))?;
+        let target = dir.join(format!("{stem}_{stamp}.{ext}"));
+        let written = write_export(
+            &export,
+            schedule.format,
+            &target,
+            &Filters {
+                filters: vec![],
+                order_by: None,
+                limit: None,
+            },
+        )?;
+        // `<label>.<format>` always names the newest file, as GeoNature's scheduled exports do.
+        let latest = dir.join(format!("{stem}.{ext}"));
+        let link_tmp = dir.join(format!(".{stem}.{ext}.gn_flux-{}.link", std::process::id()));
+        let _ = std::fs::remove_file(&link_tmp);
+        std::fs::hard_link(&written.path, &link_tmp)
+            .and_then(|_| std::fs::rename(&link_tmp, &latest))
+            .map_err(|e| {
+                GnFluxError::new(
+                    Kind::Io,
+                    format!("could not update \"{}\": {e}", latest.display()),
+                    "Check the export directory.",
+                )
+            })?;
+        Ok(written)
+    });
+    let result = match outcome {
+        SubxactOutcome::Done(Ok(w)) => Ok(w),
+        SubxactOutcome::Done(Err(e)) => Err(e.full_text()),
+        SubxactOutcome::Failed { message } => Err(message),
+    };
+    log_run(
+        &export,
+        schedule.format,
+        Some(schedule_id),
+        &started,
+        result.as_ref().map_err(String::as_str),
+    )?;
+    match result {
+        Ok(_) => {
+            remove_expired(schedule_id)?;
+            Ok("success".into())
+        }
+        Err(message) => {
+            pgrx::warning!(
+                "gn_flux: scheduled export \"{}\" ({}) failed: {message}",
+                export.label,
+                schedule.format.name()
+            );
+            Ok("failed".into())
+        }
+    }
+}
+
+/// Removes the files of earlier successful runs of a schedule older than
+/// gn_flux.export_retention_days; the newest file is always kept.
+fn remove_expired(schedule_id: i32) -> Result<(), GnFluxError> {
+    let days = crate::gucs::EXPORT_RETENTION_DAYS.get();
+    if days <= 0 {
+        return Ok(());
+    }
+    let expired: Vec<(i64, String)> = Spi::connect(|c| -> Result<Vec<(i64, String)>, GnFluxError> {
+        let mut out = Vec::new();
+        for r in c.select(
+            "SELECT id, path FROM gn_flux.export_log
+              WHERE schedule_id = $1 AND status = 'success' AND removed_at IS NULL AND path IS NOT NULL
+                AND ended_at < clock_timestamp() - make_interval(days => $2)
+                AND id <> (SELECT max(id) FROM gn_flux.export_log WHERE schedule_id = $1 AND status = 'success')",
+            None,
+            &[schedule_id.into(), days.into()],
+        )? {
+            out.push((r.get(1)?.unwrap_or_default(), r.get(2)?.unwrap_or_default()));
+        }
+        Ok(out)
+    })?;
+    for (id, path) in expired {
+        match std::fs::remove_file(&path) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => {
+                pgrx::warning!("gn_flux: could not remove expired export file \"{path}\": {e}");
+                continue;
+            }
+        }
+        Spi::run_with_args(
+            "UPDATE gn_flux.export_log SET removed_at = clock_timestamp() WHERE id = $1",
+            &[id.into()],
+        )?;
+    }
+    Ok(())
+}

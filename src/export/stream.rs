@@ -1,0 +1,167 @@
+//! Runs a plan: a cursor read in batches on the backend's main thread, rows handed to a writer
+//! thread through a bounded channel (so memory stays flat and encoding overlaps reading).
+
+use super::plan::{Plan, Reader};
+use crate::error::{GnFluxError, Kind};
+use chrono::{Duration, NaiveDate, NaiveDateTime};
+use gn_export::{Row, Summary, Value};
+use pgrx::datum::{Date, Timestamp, TimestampWithTimeZone};
+use pgrx::prelude::*;
+use std::path::Path;
+use std::sync::mpsc::{sync_channel, SyncSender};
+use std::thread::JoinHandle;
+
+/// Rows per cursor fetch and per batch sent to the writer.
+const BATCH_ROWS: i64 = 2000;
+/// Batches in flight between the reader and the writer.
+const BATCHES_IN_FLIGHT: usize = 3;
+
+fn pg_epoch() -> NaiveDateTime {
+    NaiveDate::from_ymd_opt(2000, 1, 1)
+        .and_then(|d| d.and_hms_opt(0, 0, 0))
+        .unwrap_or_default()
+}
+
+fn export_error(e: gn_export::ExportError) -> GnFluxError {
+    match e {
+        gn_export::ExportError::Io(io) => GnFluxError::new(
+            Kind::Io,
+            format!("could not write the export file: {io}"),
+            "Check free space and that the PostgreSQL server's OS user can write to the directory.",
+        ),
+        gn_export::ExportError::Unsupported(m) | gn_export::ExportError::Geometry(m) => GnFluxError::invalid(
+            m,
+            "Filter the offending rows out, convert them in the view, or choose another format.",
+        ),
+        other => GnFluxError::new(
+            Kind::Internal,
+            other.to_string(),
+            "Report this as a gn_flux bug with the view definition.",
+        ),
+    }
+}
+
+/// The writer thread; joining it is how errors and the summary come back.
+struct WriterThread {
+    sender: Option<SyncSender<Vec<Row>>>,
+    handle: Option<JoinHandle<gn_export::Result<Summary>>>,
+}
+
+impl WriterThread {
+    fn start(plan: &Plan, path: &Path) -> Result<WriterThread, GnFluxError> {
+        let mut writer =
+            gn_export::create_writer(plan.format, &plan.layout, &plan.options, path).map_err(export_error)?;
+        let (sender, receiver) = sync_channel::<Vec<Row>>(BATCHES_IN_FLIGHT);
+        let handle = std::thread::Builder::new()
+            .name("gn_flux-export".into())
+            .spawn(move || -> gn_export::Result<Summary> {
+                while let Ok(batch) = receiver.recv() {
+                    writer.write_rows(&batch)?;
+                }
+                writer.finish()
+            })
+            .map_err(|e| {
+                GnFluxError::new(
+                    Kind::Internal,
+                    format!("could not start the export writer thread: {e}"),
+                    "Check the server's process limits.",
+                )
+            })?;
+        Ok(WriterThread {
+            sender: Some(sender),
+            handle: Some(handle),
+        })
+    }
+
+    /// Hands a batch over; `false` when the writer has stopped (its error comes from `finish`).
+    fn send(&mut self, batch: Vec<Row>) -> bool {
+        self.sender.as_ref().is_some_and(|s| s.send(batch).is_ok())
+    }
+
+    fn finish(mut self) -> Result<Summary, GnFluxError> {
+        self.sender = None;
+        match self.handle.take().map(JoinHandle::join) {
+            Some(Ok(result)) => result.map_err(export_error),
+            _ => Err(GnFluxError::new(
+                Kind::Internal,
+                "the export writer thread panicked",
+                "Report this as a gn_flux bug.",
+            )),
+        }
+    }
+}
+
+impl Drop for WriterThread {
+    fn drop(&mut self) {
+        // On an error or a cancel: stop the writer before the caller removes its files.
+        self.sender = None;
+        if let Some(h) = self.handle.take() {
+            let _ = h.join();
+        }
+    }
+}
+
+fn read_cell(row: &pgrx::spi::SpiHeapTupleData, i: usize, reader: Reader) -> Result<Value, GnFluxError> {
+    let v = match reader {
+        Reader::Int => row.get::<i64>(i)?.map(Value::Int),
+        Reader::Float => row.get::<f64>(i)?.map(Value::Float),
+        Reader::Numeric => row.get::<String>(i)?.map(Value::Numeric),
+        Reader::Text => row.get::<String>(i)?.map(Value::Text),
+        Reader::Json => row.get::<String>(i)?.map(Value::Json),
+        Reader::Bool => row.get::<bool>(i)?.map(Value::Bool),
+        Reader::Geometry => row.get::<&[u8]>(i)?.map(|b| Value::Geometry(b.to_vec())),
+        Reader::Date => row.get::<Date>(i)?.map(|d| {
+            if d.is_finite() {
+                Value::Date(pg_epoch().date() + Duration::days(d.to_pg_epoch_days() as i64))
+            } else {
+                Value::Text(if d.is_infinity() { "infinity" } else { "-infinity" }.into())
+            }
+        }),
+        Reader::Timestamp => row.get::<Timestamp>(i)?.map(|t| {
+            if t.is_finite() {
+                Value::Timestamp(pg_epoch() + Duration::microseconds(t.into_inner()))
+            } else {
+                Value::Text(if t.is_infinity() { "infinity" } else { "-infinity" }.into())
+            }
+        }),
+        Reader::TimestampTz => row.get::<TimestampWithTimeZone>(i)?.map(|t| {
+            if t.is_finite() {
+                Value::TimestampTz(pg_epoch() + Duration::microseconds(t.into_inner()))
+            } else {
+                Value::Text(if t.is_infinity() { "infinity" } else { "-infinity" }.into())
+            }
+        }),
+    };
+    Ok(v.unwrap_or(Value::Null))
+}
+
+/// Writes every row of the plan to `path`; returns the writer's summary.
+pub fn run(plan: &Plan, path: &Path) -> Result<Summary, GnFluxError> {
+    let mut writer = WriterThread::start(plan, path)?;
+    let args: Vec<pgrx::datum::DatumWithOid> = plan.params.iter().map(|p| p.as_str().into()).collect();
+    let outcome = Spi::connect(|client| -> Result<(), GnFluxError> {
+        let mut cursor = client.try_open_cursor(plan.sql.as_str(), &args)?;
+        loop {
+            pgrx::check_for_interrupts!();
+            let table = cursor.fetch(BATCH_ROWS)?;
+            if table.is_empty() {
+                return Ok(());
+            }
+            let mut batch = Vec::with_capacity(table.len());
+            for row in table {
+                let mut cells = Vec::with_capacity(plan.readers.len());
+                for (i, reader) in plan.readers.iter().enumerate() {
+                    cells.push(read_cell(&row, i + 1, *reader)?);
+                }
+                batch.push(cells);
+            }
+            if !writer.send(batch) {
+                return Ok(());
+            }
+        }
+    });
+    match outcome {
+        Ok(()) => writer.finish(),
+        Err(e) => Err(e),
+    }
+}
