@@ -111,6 +111,7 @@ configure_cluster() { # name preload(yes|no) cron_database
     if [ "$2" = yes ]; then
       echo "shared_preload_libraries = 'pg_cron,gn_flux'"
       echo "cron.database_name = '$3'"
+      echo "cron.use_background_workers = on"
     fi
   } >"$conf"
   chmod 644 "$conf"

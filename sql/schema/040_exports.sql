@@ -154,14 +154,14 @@ COMMENT ON FUNCTION gn_flux._cron_schedule(text) IS 'internal: pg_cron schedule 
 CREATE FUNCTION gn_flux.schedule_export(label text, format text, directory text, schedule text) RETURNS bigint
 LANGUAGE plpgsql AS $$
 DECLARE
-    export_id integer;
+    the_export_id integer;
     fmt text := lower(btrim(schedule_export.format));
     dir text;
     schedule_id integer;
     job bigint;
 BEGIN
-    SELECT e.id INTO export_id FROM gn_flux.export e WHERE e.label = schedule_export.label;
-    IF export_id IS NULL THEN
+    SELECT e.id INTO the_export_id FROM gn_flux.export e WHERE e.label = schedule_export.label;
+    IF the_export_id IS NULL THEN
         RAISE EXCEPTION 'export "%" does not exist', schedule_export.label
             USING ERRCODE = '42704', HINT = 'Register it with gn_flux.add_export(), or see SELECT label FROM gn_flux.export.';
     END IF;
@@ -181,7 +181,7 @@ BEGIN
     END IF;
     dir := gn_flux._check_export_directory(schedule_export.directory);
     INSERT INTO gn_flux.export_schedule AS s (export_id, format, directory, schedule)
-    VALUES (export_id, fmt, dir, schedule_export.schedule)
+    VALUES (the_export_id, fmt, dir, schedule_export.schedule)
     ON CONFLICT (export_id, format) DO UPDATE
         SET directory = EXCLUDED.directory, schedule = EXCLUDED.schedule, created_by = current_user, created_at = now()
     RETURNING s.id INTO schedule_id;

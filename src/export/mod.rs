@@ -448,7 +448,8 @@ fn remove_expired(schedule_id: i32) -> Result<(), GnFluxError> {
             "SELECT id, path FROM gn_flux.export_log
               WHERE schedule_id = $1 AND status = 'success' AND removed_at IS NULL AND path IS NOT NULL
                 AND ended_at < clock_timestamp() - make_interval(days => $2)
-                AND id <> (SELECT max(id) FROM gn_flux.export_log WHERE schedule_id = $1 AND status = 'success')",
+                AND path <> coalesce((SELECT l.path FROM gn_flux.export_log l
+                                       WHERE l.schedule_id = $1 AND l.status = 'success' ORDER BY l.id DESC LIMIT 1), '')",
             None,
             &[schedule_id.into(), days.into()],
         )? {
@@ -471,4 +472,40 @@ fn remove_expired(schedule_id: i32) -> Result<(), GnFluxError> {
         )?;
     }
     Ok(())
+}
+
+#[cfg(any(test, feature = "pg_test"))]
+#[pg_schema]
+mod tests {
+    use pgrx::prelude::*;
+
+    #[pg_test]
+    fn export_view_writes_every_format_from_a_table() {
+        Spi::run(
+            "CREATE TABLE pgt_obs (id integer PRIMARY KEY, name text, geom geometry(Point, 4326));
+             INSERT INTO pgt_obs VALUES (1, 'a', 'SRID=4326;POINT(6 45)'), (2, NULL, NULL);",
+        )
+        .unwrap();
+        let gpkg = Spi::get_one::<Vec<u8>>("SELECT gn_flux.export_view('public', 'pgt_obs', 'gpkg')")
+            .unwrap()
+            .unwrap();
+        assert_eq!(&gpkg[..16], b"SQLite format 3\0");
+        let zip = Spi::get_one::<Vec<u8>>("SELECT gn_flux.export_view('public', 'pgt_obs', 'shp')")
+            .unwrap()
+            .unwrap();
+        assert_eq!(&zip[..2], b"PK");
+        let json = Spi::get_one::<String>(
+            "SELECT convert_from(gn_flux.export_view('public', 'pgt_obs', 'json', '{\"id\": 1}'), 'UTF8')",
+        )
+        .unwrap()
+        .unwrap();
+        assert_eq!(json, "[{\"id\": 1, \"name\": \"a\", \"geom\": \"POINT(6 45)\"}]\n");
+    }
+
+    #[pg_test]
+    #[should_panic(expected = "unknown export format \"pdf\"")]
+    fn unknown_formats_are_refused() {
+        Spi::run("CREATE TABLE pgt_t (id integer)").unwrap();
+        Spi::run("SELECT gn_flux.export_view('public', 'pgt_t', 'pdf')").unwrap();
+    }
 }

@@ -76,12 +76,26 @@ impl Relation {
             "SELECT {postgis}ST_SRID({ident}) FROM {} WHERE {ident} IS NOT NULL LIMIT 1",
             self.qualified
         );
-        Ok(Spi::get_one::<i32>(&sql)?.unwrap_or(0))
+        Ok(first_value::<i32>(&sql, &[])?.unwrap_or(0))
     }
 
     pub fn geometry_kind(column: &Column) -> GeometryKind {
         GeometryKind::from_name(&column.geometry_type)
     }
+}
+
+/// The first column of the first row, `None` when there is no row or it is NULL.
+fn first_value<T: FromDatum + IntoDatum>(
+    sql: &str,
+    args: &[pgrx::datum::DatumWithOid],
+) -> Result<Option<T>, GnFluxError> {
+    Spi::connect(|c| -> Result<Option<T>, GnFluxError> {
+        let table = c.select(sql, Some(1), args)?;
+        if table.is_empty() {
+            return Ok(None);
+        }
+        Ok(table.first().get_one::<T>()?)
+    })
 }
 
 pub fn quote(name: &str) -> Result<String, GnFluxError> {
@@ -235,7 +249,7 @@ pub fn resolve(schema: Option<&str>, name: Option<&str>) -> Result<Relation, GnF
 /// else the first `id`/`id_*` column, else the first column (what GeoNature back-filled).
 pub fn detect_pk(rel: &Relation) -> Result<String, GnFluxError> {
     if rel.is_table {
-        let pk: Option<String> = Spi::get_one_with_args(
+        let pk: Option<String> = first_value(
             "SELECT a.attname::text FROM pg_index i
                JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = i.indkey[0]
               WHERE i.indrelid = $1 AND i.indisprimary AND i.indnatts = 1",

@@ -80,8 +80,17 @@ psql_as_postgres "$CLUSTER" postgres -c "DROP DATABASE IF EXISTS gn_flux_e2e" -c
   -c "DROP ROLE IF EXISTS gn_flux_e2e" -c "CREATE ROLE gn_flux_e2e LOGIN SUPERUSER PASSWORD 'gn_flux_e2e'"
 psql_as_postgres "$CLUSTER" gn_flux_e2e -c "CREATE EXTENSION gn_flux CASCADE"
 (cd "$ROOT" && GN_FLUX_E2E_DSN="host=127.0.0.1 port=${PORT} user=gn_flux_e2e password=gn_flux_e2e dbname=gn_flux_e2e" \
-  cargo test -p gn_flux_e2e -- --test-threads=1 --show-output)
+  cargo test -p gn_flux_e2e --test sessions -- --test-threads=1 --show-output)
 psql_as_postgres "$CLUSTER" postgres -c "DROP DATABASE gn_flux_e2e"
+
+step "Exports end to end: files read back by GDAL, CSV, XLSX, zip and JSON readers; pg_cron schedules"
+EXPORT_DIR="$WORK/exports"
+mkdir -p "$EXPORT_DIR"
+chown postgres:postgres "$EXPORT_DIR"
+psql_as_postgres "$CLUSTER" postgres -c "ALTER SYSTEM SET gn_flux.export_directory = '$EXPORT_DIR'" -c "SELECT pg_reload_conf()" >/dev/null
+(cd "$ROOT" && GN_FLUX_E2E_EXPORT_DSN="host=127.0.0.1 port=${PORT} user=gn_flux_e2e password=gn_flux_e2e dbname=${CRON_DB}" \
+  GN_FLUX_E2E_EXPORT_DIR="$EXPORT_DIR" cargo test -p gn_flux_e2e --test exports -- --test-threads=1)
+psql_as_postgres "$CLUSTER" postgres -c "ALTER SYSTEM RESET gn_flux.export_directory" -c "SELECT pg_reload_conf()" >/dev/null
 
 step "Upgrades: every frozen earlier release, upgraded, equals a fresh install"
 CURRENT="$(sed -n 's/^version = "\(.*\)"/\1/p' "$ROOT/Cargo.toml" | head -1)"
