@@ -153,6 +153,7 @@ COMMENT ON FUNCTION gn_flux._cron_schedule(text) IS 'internal: pg_cron schedule 
 
 CREATE FUNCTION gn_flux.schedule_export(label text, format text, directory text, schedule text) RETURNS bigint
 LANGUAGE plpgsql AS $$
+#variable_conflict use_column
 DECLARE
     the_export_id integer;
     fmt text := lower(btrim(schedule_export.format));

@@ -51,6 +51,9 @@ reset_fake() { curl -fsS -X POST "http://127.0.0.1:${FAKE_PORT}/_control/reset" 
 
 step "Dedicated test cluster ${PG_MAJOR}/${CLUSTER} on port ${PORT}"
 ensure_cluster "$CLUSTER" "$PORT"
+stop_cluster "$CLUSTER"
+# An interrupted earlier run may have left its export directory in postgresql.auto.conf.
+sed -i '/^gn_flux\./d' "/var/lib/postgresql/${PG_MAJOR}/${CLUSTER}/postgresql.auto.conf" 2>/dev/null || true
 
 step "Mode 1: gn_flux NOT preloaded (plain CREATE EXTENSION)"
 configure_cluster "$CLUSTER" no ""
