@@ -109,19 +109,24 @@ CREATE FUNCTION gn_flux._job_name(source text) RETURNS text
 LANGUAGE sql IMMUTABLE AS $$ SELECT 'gn_flux_pull_' || source $$;
 COMMENT ON FUNCTION gn_flux._job_name(text) IS 'internal: pg_cron job name of a source';
 
-CREATE FUNCTION gn_flux._schedule_of(source text) RETURNS text
+CREATE FUNCTION gn_flux._cron_schedule(jobname text) RETURNS text
 LANGUAGE plpgsql STABLE AS $$
 DECLARE
-    s text;
+    result text;
 BEGIN
     IF to_regclass('cron.job') IS NULL THEN
         RETURN NULL;
     END IF;
-    EXECUTE 'SELECT schedule FROM cron.job WHERE jobname = $1 ORDER BY jobid DESC LIMIT 1'
-        INTO s USING gn_flux._job_name(source);
-    RETURN s;
-END
+    EXECUTE 'SELECT schedule FROM cron.job WHERE jobname = $1 ORDER BY jobid DESC LIMIT 1' INTO result USING jobname;
+    RETURN result;
+EXCEPTION WHEN insufficient_privilege THEN
+    RETURN NULL;
+END;
 $$;
+COMMENT ON FUNCTION gn_flux._cron_schedule(text) IS 'internal: pg_cron schedule of a job name, NULL if none or pg_cron is absent';
+
+CREATE FUNCTION gn_flux._schedule_of(source text) RETURNS text
+LANGUAGE sql STABLE AS $$ SELECT gn_flux._cron_schedule(gn_flux._job_name(source)) $$;
 COMMENT ON FUNCTION gn_flux._schedule_of(text) IS 'internal: pg_cron schedule of a source, NULL if none or pg_cron is absent';
 
 CREATE FUNCTION gn_flux.schedule_source(name text, schedule text) RETURNS bigint

@@ -135,22 +135,6 @@ CREATE FUNCTION gn_flux._export_job_name(schedule_id integer) RETURNS text
 LANGUAGE sql IMMUTABLE AS $$ SELECT 'gn_flux_export_' || schedule_id $$;
 COMMENT ON FUNCTION gn_flux._export_job_name(integer) IS 'internal: pg_cron job name of an export schedule';
 
-CREATE FUNCTION gn_flux._cron_schedule(jobname text) RETURNS text
-LANGUAGE plpgsql STABLE AS $$
-DECLARE
-    result text;
-BEGIN
-    IF to_regclass('cron.job') IS NULL THEN
-        RETURN NULL;
-    END IF;
-    EXECUTE 'SELECT schedule FROM cron.job WHERE jobname = $1 ORDER BY jobid DESC LIMIT 1' INTO result USING jobname;
-    RETURN result;
-EXCEPTION WHEN insufficient_privilege THEN
-    RETURN NULL;
-END;
-$$;
-COMMENT ON FUNCTION gn_flux._cron_schedule(text) IS 'internal: pg_cron schedule of a job name, NULL if none or pg_cron is absent';
-
 CREATE FUNCTION gn_flux.schedule_export(label text, format text, directory text, schedule text) RETURNS bigint
 LANGUAGE plpgsql AS $$
 #variable_conflict use_column

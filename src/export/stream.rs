@@ -109,7 +109,8 @@ fn read_cell(row: &pgrx::spi::SpiHeapTupleData, i: usize, reader: Reader) -> Res
         Reader::Text => row.get::<String>(i)?.map(Value::Text),
         Reader::Json => row.get::<String>(i)?.map(Value::Json),
         Reader::Bool => row.get::<bool>(i)?.map(Value::Bool),
-        Reader::Geometry => row.get::<&[u8]>(i)?.map(|b| Value::Geometry(b.to_vec())),
+        // Vec<u8>, not &[u8]: pgrx copies borrowed varlenas into the statement's memory context.
+        Reader::Geometry => row.get::<Vec<u8>>(i)?.map(Value::Geometry),
         Reader::Date => row.get::<Date>(i)?.map(|d| {
             if d.is_finite() {
                 Value::Date(pg_epoch().date() + Duration::days(d.to_pg_epoch_days() as i64))
@@ -136,16 +137,22 @@ fn read_cell(row: &pgrx::spi::SpiHeapTupleData, i: usize, reader: Reader) -> Res
 }
 
 /// Writes every row of the plan to `path`; returns the writer's summary.
+///
+/// The cursor outlives each batch's SPI connection: closing the connection after every fetch
+/// frees that batch's tuples (pgrx never frees SPI tuple tables), so memory stays flat.
 pub fn run(plan: &Plan, path: &Path) -> Result<Summary, GnFluxError> {
     let mut writer = WriterThread::start(plan, path)?;
     let args: Vec<pgrx::datum::DatumWithOid> = plan.params.iter().map(|p| p.as_str().into()).collect();
-    let outcome = Spi::connect(|client| -> Result<(), GnFluxError> {
-        let mut cursor = client.try_open_cursor(plan.sql.as_str(), &args)?;
-        loop {
-            pgrx::check_for_interrupts!();
-            let table = cursor.fetch(BATCH_ROWS)?;
+    let cursor = Spi::connect(|client| -> Result<String, GnFluxError> {
+        Ok(client.try_open_cursor(plan.sql.as_str(), &args)?.detach_into_name())
+    })?;
+    loop {
+        pgrx::check_for_interrupts!();
+        let batch = Spi::connect(|client| -> Result<Option<Vec<Row>>, GnFluxError> {
+            let mut cur = client.find_cursor(&cursor)?;
+            let table = cur.fetch(BATCH_ROWS)?;
             if table.is_empty() {
-                return Ok(());
+                return Ok(None); // dropping `cur` closes the cursor
             }
             let mut batch = Vec::with_capacity(table.len());
             for row in table {
@@ -155,13 +162,15 @@ pub fn run(plan: &Plan, path: &Path) -> Result<Summary, GnFluxError> {
                 }
                 batch.push(cells);
             }
-            if !writer.send(batch) {
-                return Ok(());
-            }
+            cur.detach_into_name();
+            Ok(Some(batch))
+        })?;
+        let Some(batch) = batch else { break };
+        if !writer.send(batch) {
+            // The writer stopped on an error, which finish() reports.
+            Spi::connect(|client| client.find_cursor(&cursor).map(drop))?;
+            break;
         }
-    });
-    match outcome {
-        Ok(()) => writer.finish(),
-        Err(e) => Err(e),
     }
+    writer.finish()
 }
