@@ -16,17 +16,12 @@ set -euo pipefail
 BENCH_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 # shellcheck source=../scripts/lib.sh
 source "$BENCH_DIR/../scripts/lib.sh"
-
-COMMAND_LINE=""
-for v in $(compgen -e | grep -E '^(BENCH_|GN_FLUX_BENCH_|CARGO_TARGET_DIR$)' | sort); do
-  COMMAND_LINE+="$v=${!v} "
-done
-COMMAND_LINE+="bench/export_vs_ogr2ogr.sh${*:+ $*}"
+# shellcheck source=lib.sh
+source "$BENCH_DIR/lib.sh"
+COMMAND_LINE="$(bench_command_line export_vs_ogr2ogr.sh "$@")"
 
 export BENCH_EXPORT_ROWS="${BENCH_EXPORT_ROWS:-1000000}"
 export BENCH_REPS="${BENCH_REPS:-3}"
-GN_FLUX_BENCH_SKIP_INSTALL="${GN_FLUX_BENCH_SKIP_INSTALL:-0}"
-GN_FLUX_BENCH_PROFILE="${GN_FLUX_BENCH_PROFILE:-release}"
 BENCH_KEEP_CLUSTER="${BENCH_KEEP_CLUSTER:-0}"
 CLUSTER=gnflux_bench
 export BENCH_PG_PORT=54330
@@ -37,7 +32,6 @@ RESULTS="$BENCH_DIR/results"
 for n in BENCH_EXPORT_ROWS BENCH_REPS; do
   [[ "${!n}" =~ ^[1-9][0-9]*$ ]] || die "$n must be a positive integer (got '${!n}')"
 done
-case "$GN_FLUX_BENCH_PROFILE" in release | debug) ;; *) die "GN_FLUX_BENCH_PROFILE must be release or debug" ;; esac
 [ "$(id -u)" = 0 ] || die "run as root (creates a Debian cluster, reads /proc/<pid>/status)"
 
 export BENCH_OUT_DIR
@@ -59,17 +53,7 @@ trap 'exit 130' INT TERM
 step "Debian packages (gdal-bin for ogr2ogr) and Rust"
 ensure_packages
 ensure_rust
-if [ "$GN_FLUX_BENCH_SKIP_INSTALL" != 1 ]; then
-  ensure_cargo_pgrx
-  step "Build and install gn_flux (${GN_FLUX_BENCH_PROFILE}) into PostgreSQL ${PG_MAJOR}"
-  stop_all_clusters
-  if [ "$GN_FLUX_BENCH_PROFILE" = release ]; then
-    (cd "$ROOT" && cargo pgrx install --release --pg-config "$PG_CONFIG")
-  else
-    (cd "$ROOT" && cargo pgrx install --pg-config "$PG_CONFIG")
-  fi
-fi
-[ -f "$("$PG_CONFIG" --pkglibdir)/gn_flux.so" ] || die "gn_flux is not installed: run without GN_FLUX_BENCH_SKIP_INSTALL=1"
+bench_install_gn_flux
 
 step "Python venv with psycopg2 ($VENV)"
 if ! "$VENV/bin/python" -c 'import psycopg2' 2>/dev/null; then
@@ -84,20 +68,9 @@ mkdir -p "$(dirname "$CONF")"
 printf '# Written by gn_flux bench/export_vs_ogr2ogr.sh\nshared_preload_libraries = %s\n' "'gn_flux'" >"$CONF"
 chmod 644 "$CONF"
 STARTED_CLUSTER=1
-start_cluster "$CLUSTER"
-for _ in $(seq 1 50); do
-  runuser -u postgres -- pg_isready -q -h "$PG_SOCKET_DIR" -p "$BENCH_PG_PORT" && break
-  sleep 0.2
-done
-psql_as_postgres "$CLUSTER" postgres <<SQL >/dev/null
-SELECT 'CREATE ROLE bench LOGIN SUPERUSER PASSWORD ''bench'''
- WHERE NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'bench') \gexec
-ALTER ROLE bench LOGIN SUPERUSER PASSWORD 'bench';
-SELECT 'CREATE DATABASE gn_bench OWNER bench'
- WHERE NOT EXISTS (SELECT FROM pg_database WHERE datname = 'gn_bench') \gexec
-ALTER SYSTEM SET gn_flux.export_directory = '$BENCH_OUT_DIR';
-SELECT pg_reload_conf();
-SQL
+bench_start_cluster "$CLUSTER" "$BENCH_PG_PORT"
+bench_role_and_database "$CLUSTER"
+psql_as_postgres "$CLUSTER" postgres -c "ALTER SYSTEM SET gn_flux.export_directory = '$BENCH_OUT_DIR'" -c "SELECT pg_reload_conf()" >/dev/null
 psql_as_postgres "$CLUSTER" "$BENCH_DB" <<'SQL'
 SET client_min_messages = warning;
 CREATE EXTENSION IF NOT EXISTS postgis;
@@ -108,10 +81,7 @@ SQL
 
 step "Benchmark: ${BENCH_EXPORT_ROWS} rows, BENCH_REPS=${BENCH_REPS}"
 REPORT="$RESULTS/export-$(date +%F).md"
-commit="$(git -C "$ROOT" rev-parse --short=12 HEAD 2>/dev/null || echo unknown)"
-if [ "$commit" != unknown ] && [ -n "$(git --no-optional-locks -C "$ROOT" status --porcelain --untracked-files=no 2>/dev/null)" ]; then
-  commit+="-dirty"
-fi
+commit="$(bench_repo_commit)"
 export BENCH_REPO_COMMIT="$commit" BENCH_COMMAND_LINE="$COMMAND_LINE"
 "$VENV/bin/python" "$BENCH_DIR/export_vs_ogr2ogr.py" "$REPORT"
 step "Done: $REPORT"

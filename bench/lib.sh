@@ -6,8 +6,8 @@ bench_command_line() { # script-name [args...]
   for v in $(compgen -e | grep -E '^(BENCH_|GN_FLUX_BENCH_|CARGO_TARGET_DIR$)' | sort); do
     line+="$v=${!v} "
   done
-  shift_args="${*:2}"
-  echo "${line}bench/$1${shift_args:+ $shift_args}"
+  local args="${*:2}"
+  echo "${line}bench/$1${args:+ $args}"
 }
 
 # Builds and installs gn_flux in GN_FLUX_BENCH_PROFILE (release by default) unless

@@ -21,12 +21,9 @@ BENCH_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 # shellcheck source=../scripts/lib.sh
 source "$BENCH_DIR/../scripts/lib.sh"
 
-# The exact command line, with the settings that were given, for the report.
-COMMAND_LINE=""
-for v in $(compgen -e | grep -E '^(BENCH_|GN_FLUX_BENCH_|CARGO_TARGET_DIR$)' | sort); do
-  COMMAND_LINE+="$v=${!v} "
-done
-COMMAND_LINE+="bench/pull_vs_gn2pg.sh${*:+ $*}"
+# shellcheck source=lib.sh
+source "$BENCH_DIR/lib.sh"
+COMMAND_LINE="$(bench_command_line pull_vs_gn2pg.sh "$@")"
 
 export BENCH_ROWS="${BENCH_ROWS:-100000}"
 export BENCH_REPS="${BENCH_REPS:-3}"
@@ -75,20 +72,8 @@ step "Debian packages and Rust"
 ensure_packages
 ensure_rust
 
-if gn_flux_on && [ "$GN_FLUX_BENCH_SKIP_INSTALL" != 1 ]; then
-  ensure_cargo_pgrx
-  if [ "$GN_FLUX_BENCH_PROFILE" = debug ]; then
-    install_extension
-  else
-    # install_extension with --release (the benchmark measures optimised code).
-    step "Build and install gn_flux (release) into PostgreSQL ${PG_MAJOR}"
-    stop_all_clusters
-    (cd "$ROOT" && cargo pgrx install --release --pg-config "$PG_CONFIG")
-  fi
-fi
-
-if gn_flux_on && [ ! -f "$("$PG_CONFIG" --pkglibdir)/gn_flux.so" ]; then
-  die "gn_flux is not installed in PostgreSQL ${PG_MAJOR}: run without GN_FLUX_BENCH_SKIP_INSTALL=1, or set BENCH_SKIP_GN_FLUX=1"
+if gn_flux_on; then
+  bench_install_gn_flux
 fi
 
 step "Python venv with gn2pg-client ${GN2PG_VERSION} ($VENV)"
@@ -124,20 +109,10 @@ mkdir -p "$(dirname "$CONF")"
 } >"$CONF"
 chmod 644 "$CONF"
 STARTED_CLUSTER=1
-start_cluster "$CLUSTER"
-for _ in $(seq 1 50); do
-  runuser -u postgres -- pg_isready -q -h "$PG_SOCKET_DIR" -p "$BENCH_PG_PORT" && break
-  sleep 0.2
-done
+bench_start_cluster "$CLUSTER" "$BENCH_PG_PORT"
 
 step "Database ${BENCH_DB}, role bench"
-psql_as_postgres "$CLUSTER" postgres <<'SQL'
-SELECT 'CREATE ROLE bench LOGIN SUPERUSER PASSWORD ''bench'''
- WHERE NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'bench') \gexec
-ALTER ROLE bench LOGIN SUPERUSER PASSWORD 'bench';
-SELECT 'CREATE DATABASE gn_bench OWNER bench'
- WHERE NOT EXISTS (SELECT FROM pg_database WHERE datname = 'gn_bench') \gexec
-SQL
+bench_role_and_database "$CLUSTER"
 psql_as_postgres "$CLUSTER" "$BENCH_DB" <<'SQL'
 SET client_min_messages = warning;
 CREATE EXTENSION IF NOT EXISTS postgis;
@@ -172,10 +147,7 @@ step "Benchmark: ${BENCH_ROWS} rows, BENCH_REPS=${BENCH_REPS}"
 suffix=""
 gn_flux_on || suffix="-gn2pg-only"
 REPORT="$RESULTS/pull-$(date +%F)${suffix}.md"
-commit="$(git -C "$ROOT" rev-parse --short=12 HEAD 2>/dev/null || echo unknown)"
-if [ "$commit" != unknown ] && [ -n "$(git --no-optional-locks -C "$ROOT" status --porcelain --untracked-files=no 2>/dev/null)" ]; then
-  commit+="-dirty"
-fi
+commit="$(bench_repo_commit)"
 export BENCH_REPO_COMMIT="$commit" BENCH_COMMAND_LINE="$COMMAND_LINE"
 export NO_PROXY="127.0.0.1,localhost" no_proxy="127.0.0.1,localhost"
 "$VENV/bin/python" "$BENCH_DIR/pull_vs_gn2pg.py" "$REPORT"

@@ -8,7 +8,9 @@ use gn_export::{Row, Summary, Value};
 use pgrx::datum::{Date, Timestamp, TimestampWithTimeZone};
 use pgrx::prelude::*;
 use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{sync_channel, SyncSender};
+use std::sync::Arc;
 use std::thread::JoinHandle;
 
 /// Rows per cursor fetch and per batch sent to the writer.
@@ -45,6 +47,8 @@ fn export_error(e: gn_export::ExportError) -> GnFluxError {
 struct WriterThread {
     sender: Option<SyncSender<Vec<Row>>>,
     handle: Option<JoinHandle<gn_export::Result<Summary>>>,
+    /// Set when the export is abandoned (error, cancel): the writer stops without finishing.
+    abandoned: Arc<AtomicBool>,
 }
 
 impl WriterThread {
@@ -52,11 +56,20 @@ impl WriterThread {
         let mut writer =
             gn_export::create_writer(plan.format, &plan.layout, &plan.options, path).map_err(export_error)?;
         let (sender, receiver) = sync_channel::<Vec<Row>>(BATCHES_IN_FLIGHT);
+        let abandoned = Arc::new(AtomicBool::new(false));
+        let stop = abandoned.clone();
         let handle = std::thread::Builder::new()
             .name("gn_flux-export".into())
             .spawn(move || -> gn_export::Result<Summary> {
                 while let Ok(batch) = receiver.recv() {
+                    if stop.load(Ordering::Relaxed) {
+                        break;
+                    }
                     writer.write_rows(&batch)?;
+                }
+                if stop.load(Ordering::Relaxed) {
+                    // Dropping the writer removes its scratch files; the caller removes the file.
+                    return Ok(Summary::default());
                 }
                 writer.finish()
             })
@@ -70,6 +83,7 @@ impl WriterThread {
         Ok(WriterThread {
             sender: Some(sender),
             handle: Some(handle),
+            abandoned,
         })
     }
 
@@ -94,6 +108,7 @@ impl WriterThread {
 impl Drop for WriterThread {
     fn drop(&mut self) {
         // On an error or a cancel: stop the writer before the caller removes its files.
+        self.abandoned.store(true, Ordering::Relaxed);
         self.sender = None;
         if let Some(h) = self.handle.take() {
             let _ = h.join();
