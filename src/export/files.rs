@@ -5,6 +5,7 @@
 use crate::error::{GnFluxError, Kind};
 use crate::gucs;
 use pgrx::prelude::*;
+use std::os::unix::fs::PermissionsExt;
 use std::path::{Component, Path, PathBuf};
 
 const SET_DIRECTORY_HINT: &str = "A superuser sets it: ALTER SYSTEM SET gn_flux.export_directory = '/var/lib/postgresql/gn_flux_exports'; SELECT pg_reload_conf(); (the directory must exist and be writable by the server's OS user).";
@@ -81,8 +82,12 @@ pub fn allowed_directory(dir: Option<&str>) -> Result<PathBuf, GnFluxError> {
     if !full.starts_with(&root) && !std::fs::canonicalize(&full).is_ok_and(|c| c.starts_with(&root)) {
         return Err(outside());
     }
-    std::fs::create_dir_all(&full)
-        .map_err(|e| io_error(format!("could not create directory \"{}\"", full.display()), e))?;
+    if !full.is_dir() {
+        std::fs::create_dir_all(&full)
+            .map_err(|e| io_error(format!("could not create directory \"{}\"", full.display()), e))?;
+        // The server's umask (0077) would hide it from the web server that publishes the files.
+        let _ = std::fs::set_permissions(&full, std::fs::Permissions::from_mode(0o755));
+    }
     let canonical =
         std::fs::canonicalize(&full).map_err(|e| io_error(format!("could not resolve \"{}\"", full.display()), e))?;
     if !canonical.starts_with(&root) {
@@ -144,6 +149,9 @@ impl AtomicFile {
 
     /// fsync, rename over the target, fsync the directory. Returns the file's size.
     pub fn commit(mut self) -> Result<u64, GnFluxError> {
+        // Readable by all, like the files of COPY … TO (the server's umask is 0077).
+        std::fs::set_permissions(&self.temp, std::fs::Permissions::from_mode(0o644))
+            .map_err(|e| io_error("could not set the export file's permissions".into(), e))?;
         let file =
             std::fs::File::open(&self.temp).map_err(|e| io_error("could not reopen the export file".into(), e))?;
         file.sync_all()

@@ -205,6 +205,12 @@ pub fn plan(rel: &Relation, format: Format, filters: &Filters, hints: &Hints) ->
         ));
     }
     if let Some(srid) = hints.srid {
+        if format == Format::GeoJson && srid != 4326 {
+            return Err(GnFluxError::invalid(
+                format!("GeoJSON is always written in EPSG:4326 (RFC 7946), not SRID {srid}"),
+                "Leave srid NULL for geojson, or choose gpkg, shp, csv, json or xlsx to write other SRIDs.",
+            ));
+        }
         if geometry.is_none() {
             return Err(GnFluxError::invalid(
                 format!("srid {srid} given but {} has no geometry column", rel.qualified),

@@ -77,6 +77,8 @@ SELECT gn_flux.export_view('regress_exp', 'obs', 'gpkg', srid => 999999);
 SELECT :'LAST_ERROR_SQLSTATE' AS sqlstate;
 SELECT gn_flux.export_view('regress_exp', 'v_nogeom', 'csv', srid => 4326);
 SELECT :'LAST_ERROR_SQLSTATE' AS sqlstate;
+SELECT gn_flux.export_view('regress_exp', 'obs', 'geojson', srid => 2154);
+SELECT :'LAST_ERROR_SQLSTATE' AS sqlstate;
 SET gn_flux.csv_separator = '||';
 SELECT gn_flux.export_view('regress_exp', 'obs', 'csv');
 SELECT :'LAST_ERROR_SQLSTATE' AS sqlstate;
