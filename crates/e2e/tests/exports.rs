@@ -152,9 +152,6 @@ fn every_format_is_read_back_by_a_real_reader() {
         use std::os::unix::fs::PermissionsExt;
         let mode = std::fs::metadata(&target).unwrap().permissions().mode() & 0o777;
         assert_eq!(mode, 0o644, "{format}: readable by the web server that publishes it");
-        use std::os::unix::fs::PermissionsExt;
-        let mode = std::fs::metadata(&target).unwrap().permissions().mode() & 0o777;
-        assert_eq!(mode, 0o644, "{format}: readable by the web server that publishes it");
         assert_eq!(sha, sha256_hex(&content), "{format}");
         match format {
             "csv" => {
