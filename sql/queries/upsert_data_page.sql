@@ -12,7 +12,7 @@
 WITH page AS (
     SELECT t.item_text::jsonb AS item, t.g, t.err, t.raw_id,
            CASE WHEN t.raw_id BETWEEN -2147483648 AND 2147483647 THEN t.raw_id::integer END AS id_data,
-           CASE WHEN t.u ~* '^[0-9a-f]{8}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{12}$' THEN t.u::uuid END AS uuid
+           t.u::uuid AS uuid  -- gn_client sends canonical uuids only (NULL + an error otherwise)
       FROM unnest($1::text[], $7::text[], $8::text[], $9::bigint[], $10::text[]) AS t(item_text, g, err, raw_id, u)
 ),
 classified AS (

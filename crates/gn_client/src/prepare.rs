@@ -422,9 +422,8 @@ pub fn page_columns(items: &[PreparedItem]) -> PageColumns {
         uuids: Vec::with_capacity(items.len()),
     };
     for p in items {
-        // Serialising a JSON value cannot fail.
-        c.items
-            .push(serde_json::to_string(&p.item).unwrap_or_else(|_| "null".into()));
+        // Keys in jsonb order: PostgreSQL's key sort then has nothing to do.
+        c.items.push(to_jsonb_ordered_text(&p.item));
         c.geoms.push(p.geom.clone());
         c.errors.push(p.error.clone());
         c.ids.push(p.id_data);
