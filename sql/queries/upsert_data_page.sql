@@ -60,7 +60,8 @@ gone AS (
     DELETE FROM gn_flux.data_json d
      WHERE $5::bigint IS NOT NULL AND d.source = $2 AND d.controler = 'data'
        AND d.id_data > $5::bigint AND d.id_data <= $6::bigint
-       AND NOT EXISTS (SELECT 1 FROM page p WHERE p.raw_id = d.id_data)
+       -- the ids straight from $9, so that `page` (items included) is read once and not materialised
+       AND NOT EXISTS (SELECT 1 FROM unnest($9::bigint[]) AS p(raw_id) WHERE p.raw_id = d.id_data)
     RETURNING 1
 )
 SELECT (SELECT count(*) FROM inserted)::bigint AS inserted,

@@ -82,7 +82,9 @@ CREATE TABLE gn_flux.data_json (
 -- duplicates of the primary key's leading column and of unique_uuid. Every write paid for them
 -- (about 5 % of a full pull) and no query can use them that cannot use the key indexes.
 CREATE INDEX ix_gn_flux_data_json_source ON gn_flux.data_json (source, controler);
-CREATE INDEX ix_gn_flux_data_json_geom ON gn_flux.data_json USING gist (geom);
+-- SP-GiST rather than GiST: the same 2D operators (&&, ST_Intersects, ST_DWithin, <->) at about
+-- half the cost per inserted row, which matters on a table written a page at a time.
+CREATE INDEX ix_gn_flux_data_json_geom ON gn_flux.data_json USING spgist (geom);
 COMMENT ON TABLE gn_flux.data_json IS
   'Pulled export rows (GN2PG 1.10 layout): item is the export row as JSONB, with ca_data/jdd_data moved to metadata_json and replaced by ca_uuid/jdd_uuid.';
 COMMENT ON COLUMN gn_flux.data_json.source IS 'The source name (gn_flux.source.name).';
