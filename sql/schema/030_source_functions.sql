@@ -129,18 +129,15 @@ CREATE FUNCTION gn_flux._schedule_of(source text) RETURNS text
 LANGUAGE sql STABLE AS $$ SELECT gn_flux._cron_schedule(gn_flux._job_name(source)) $$;
 COMMENT ON FUNCTION gn_flux._schedule_of(text) IS 'internal: pg_cron schedule of a source, NULL if none or pg_cron is absent';
 
-CREATE FUNCTION gn_flux.schedule_source(name text, schedule text) RETURNS bigint
+CREATE FUNCTION gn_flux._cron_schedule_job(jobname text, schedule text, command text, example text, meaning text)
+RETURNS bigint
 LANGUAGE plpgsql AS $$
 DECLARE
     job bigint;
 BEGIN
-    IF name IS NULL OR NOT EXISTS (SELECT 1 FROM gn_flux.source s WHERE s.name = schedule_source.name) THEN
-        RAISE EXCEPTION 'source "%" does not exist', schedule_source.name
-            USING ERRCODE = '42704', HINT = 'Register it first with gn_flux.add_source().';
-    END IF;
     IF schedule IS NULL OR btrim(schedule) = '' THEN
         RAISE EXCEPTION 'schedule must not be empty'
-            USING ERRCODE = '22023', HINT = 'Give a cron expression, e.g. ''*/30 * * * *'' (every 30 minutes, GMT).';
+            USING ERRCODE = '22023', HINT = format('Give a cron expression, e.g. %L (%s).', example, meaning);
     END IF;
     IF NOT EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'pg_cron') THEN
         RAISE EXCEPTION 'pg_cron is not installed in database "%"', current_database()
@@ -149,15 +146,28 @@ BEGIN
                          || ''', restart PostgreSQL, then CREATE EXTENSION pg_cron.';
     END IF;
     BEGIN
-        EXECUTE 'SELECT cron.schedule($1, $2, $3)' INTO job
-            USING gn_flux._job_name(schedule_source.name), schedule,
-                  format('SELECT * FROM gn_flux.pull_source(%L)', schedule_source.name);
-    EXCEPTION WHEN invalid_parameter_value OR data_exception OR raise_exception OR internal_error THEN
+        EXECUTE 'SELECT cron.schedule($1, $2, $3)' INTO job USING jobname, schedule, command;
+    EXCEPTION WHEN invalid_parameter_value OR data_exception OR raise_exception OR internal_error OR syntax_error THEN
         RAISE EXCEPTION 'invalid schedule "%": %', schedule, SQLERRM
             USING ERRCODE = '22023',
-                  HINT = 'Use a cron expression of 5 fields, e.g. ''*/30 * * * *'' (pg_cron 1.4: minute granularity, GMT).';
+                  HINT = format('Use a cron expression of 5 fields, e.g. %L (pg_cron 1.4: minute granularity, GMT).', example);
     END;
     RETURN job;
+END
+$$;
+COMMENT ON FUNCTION gn_flux._cron_schedule_job(text, text, text, text, text) IS
+  'internal: creates or replaces a pg_cron job, with gn_flux errors for an empty or invalid schedule and a missing pg_cron';
+
+CREATE FUNCTION gn_flux.schedule_source(name text, schedule text) RETURNS bigint
+LANGUAGE plpgsql AS $$
+BEGIN
+    IF name IS NULL OR NOT EXISTS (SELECT 1 FROM gn_flux.source s WHERE s.name = schedule_source.name) THEN
+        RAISE EXCEPTION 'source "%" does not exist', schedule_source.name
+            USING ERRCODE = '42704', HINT = 'Register it first with gn_flux.add_source().';
+    END IF;
+    RETURN gn_flux._cron_schedule_job(gn_flux._job_name(schedule_source.name), schedule,
+                                      format('SELECT * FROM gn_flux.pull_source(%L)', schedule_source.name),
+                                      '*/30 * * * *', 'every 30 minutes, GMT');
 END
 $$;
 COMMENT ON FUNCTION gn_flux.schedule_source(text, text) IS

@@ -143,7 +143,6 @@ DECLARE
     fmt text := lower(btrim(schedule_export.format));
     dir text;
     schedule_id integer;
-    job bigint;
 BEGIN
     SELECT e.id INTO the_export_id FROM gn_flux.export e WHERE e.label = schedule_export.label;
     IF the_export_id IS NULL THEN
@@ -154,32 +153,15 @@ BEGIN
         RAISE EXCEPTION 'unknown export format "%"', coalesce(schedule_export.format, 'NULL')
             USING ERRCODE = '22023', HINT = 'Use one of: csv, json, geojson, gpkg, shp, xlsx.';
     END IF;
-    IF schedule_export.schedule IS NULL OR btrim(schedule_export.schedule) = '' THEN
-        RAISE EXCEPTION 'schedule must not be empty'
-            USING ERRCODE = '22023', HINT = 'Give a cron expression, e.g. ''0 3 * * *'' (every day at 03:00 GMT).';
-    END IF;
-    IF NOT EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'pg_cron') THEN
-        RAISE EXCEPTION 'pg_cron is not installed in database "%"', current_database()
-            USING ERRCODE = '55000',
-                  HINT = 'Add pg_cron to shared_preload_libraries, set cron.database_name = ''' || current_database()
-                         || ''', restart PostgreSQL, then CREATE EXTENSION pg_cron.';
-    END IF;
     dir := gn_flux._check_export_directory(schedule_export.directory);
     INSERT INTO gn_flux.export_schedule AS s (export_id, format, directory, schedule)
     VALUES (the_export_id, fmt, dir, schedule_export.schedule)
     ON CONFLICT (export_id, format) DO UPDATE
         SET directory = EXCLUDED.directory, schedule = EXCLUDED.schedule, created_by = current_user, created_at = now()
     RETURNING s.id INTO schedule_id;
-    BEGIN
-        EXECUTE 'SELECT cron.schedule($1, $2, $3)' INTO job
-            USING gn_flux._export_job_name(schedule_id), schedule_export.schedule,
-                  format('SELECT gn_flux._run_export_schedule(%s)', schedule_id);
-    EXCEPTION WHEN invalid_parameter_value OR syntax_error OR data_exception THEN
-        RAISE EXCEPTION 'invalid schedule "%": %', schedule_export.schedule, SQLERRM
-            USING ERRCODE = '22023',
-                  HINT = 'Use a cron expression of 5 fields, e.g. ''0 3 * * *'' (pg_cron 1.4: minute granularity, GMT).';
-    END;
-    RETURN job;
+    RETURN gn_flux._cron_schedule_job(gn_flux._export_job_name(schedule_id), schedule_export.schedule,
+                                      format('SELECT gn_flux._run_export_schedule(%s)', schedule_id),
+                                      '0 3 * * *', 'every day at 03:00 GMT');
 END;
 $$;
 COMMENT ON FUNCTION gn_flux.schedule_export(text, text, text, text) IS

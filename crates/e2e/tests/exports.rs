@@ -459,6 +459,13 @@ fn scheduled_exports_run_through_pg_cron_and_are_logged() {
     setup(&mut c);
     let dir = export_dir().join("scheduled");
     let _ = std::fs::remove_dir_all(&dir);
+    let err = c
+        .query_one(
+            "SELECT gn_flux.schedule_export('E2E Obs', 'csv', $1::text, 'every night')",
+            &[&dir.display().to_string()],
+        )
+        .unwrap_err();
+    assert_eq!(err.code().map(|c| c.code()), Some("22023"), "{err}");
     let good: i64 = c
         .query_one(
             "SELECT gn_flux.schedule_export('E2E Obs', 'csv', $1::text, '* * * * *')",
