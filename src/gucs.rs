@@ -14,6 +14,8 @@ pub static HTTP_TIMEOUT_MS: GucSetting<i32> = GucSetting::<i32>::new(120_000);
 pub static EXPORT_DIRECTORY: GucSetting<Option<CString>> = GucSetting::<Option<CString>>::new(None);
 /// `gn_flux.export_retention_days`: scheduled export files older than this are removed.
 pub static EXPORT_RETENTION_DAYS: GucSetting<i32> = GucSetting::<i32>::new(15);
+/// `gn_flux.gpkg_spatial_index`: GeoPackage exports carry an R-tree spatial index.
+pub static GPKG_SPATIAL_INDEX: GucSetting<bool> = GucSetting::<bool>::new(true);
 /// `gn_flux.csv_separator`: field separator of CSV exports (GeoNature: `;`).
 pub static CSV_SEPARATOR: GucSetting<Option<CString>> = GucSetting::<Option<CString>>::new(Some(c";"));
 
@@ -67,6 +69,14 @@ pub fn init() {
         GucContext::Suset,
         GucFlags::default(),
     );
+    GucRegistry::define_bool_guc(
+        c"gn_flux.gpkg_spatial_index",
+        c"Build the R-tree spatial index (GeoPackage extension gpkg_rtree_index) in GeoPackage exports.",
+        c"On by default, as GDAL does; off writes faster files that GIS clients index themselves or read unindexed.",
+        &GPKG_SPATIAL_INDEX,
+        GucContext::Userset,
+        GucFlags::default(),
+    );
     GucRegistry::define_string_guc(
         c"gn_flux.csv_separator",
         c"Field separator of CSV exports.",
@@ -86,6 +96,8 @@ pub fn export_directory() -> Option<String> {
         .filter(|s| !s.is_empty())
 }
 
+/// `gn_flux.gpkg_spatial_index`: GeoPackage exports carry an R-tree spatial index.
+pub static GPKG_SPATIAL_INDEX: GucSetting<bool> = GucSetting::<bool>::new(true);
 /// `gn_flux.csv_separator` as text ("" when unset).
 pub fn csv_separator() -> String {
     CSV_SEPARATOR

@@ -347,6 +347,7 @@ pub fn plan(rel: &Relation, format: Format, filters: &Filters, hints: &Hints) ->
     };
     let mut options = Options {
         csv_separator: if format == Format::Csv { csv_separator()? } else { b';' },
+        gpkg_spatial_index: crate::gucs::GPKG_SPATIAL_INDEX.get(),
         ..Options::default()
     };
     if format == Format::Shp {

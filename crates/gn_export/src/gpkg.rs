@@ -1,6 +1,8 @@
 //! GeoPackage 1.2 (OGC 12-128r15) feature table: one layer named after the view, `fid` primary
 //! key, typed columns (INTEGER, REAL, TEXT, BOOLEAN, DATE, DATETIME), SRS from
-//! `spatial_ref_sys`, extent in `gpkg_contents`. Written by SQLite in one transaction.
+//! `spatial_ref_sys`, extent in `gpkg_contents`, and (by default, as GDAL does) the R-tree spatial
+//! index of the `gpkg_rtree_index` extension with its triggers. Written by SQLite in one
+//! transaction.
 
 use crate::geometry::{self, Envelope};
 use crate::{text, ExportError, FieldType, Format, Layout, Result, Row, RowWriter, Summary, Value};
@@ -11,11 +13,72 @@ use std::path::Path;
 pub(crate) struct GpkgWriter {
     conn: Connection,
     insert_sql: String,
+    /// The R-tree spatial index being filled (GeoPackage extension `gpkg_rtree_index`).
+    rtree: Option<Rtree>,
     table: String,
     srid: i32,
     extent: Option<Envelope>,
     rows: u64,
     scratch: String,
+}
+
+struct Rtree {
+    insert_sql: String,
+    /// The triggers that keep the index right when the file is edited later (QGIS, GDAL); they
+    /// call GeoPackage SQL functions plain SQLite lacks, so they are created after the load.
+    triggers: String,
+}
+
+impl Rtree {
+    fn new(table: &str, fid: &str, geom: &str) -> Rtree {
+        let rtree = quoted(&format!("rtree_{table}_{geom}"));
+        let name = |suffix: &str| quoted(&format!("rtree_{table}_{geom}_{suffix}"));
+        let (t, f, g) = (quoted(table), quoted(fid), quoted(geom));
+        let bbox = |row: &str| {
+            format!("{row}.{f}, ST_MinX({row}.{g}), ST_MaxX({row}.{g}), ST_MinY({row}.{g}), ST_MaxY({row}.{g})")
+        };
+        let present = |row: &str| format!("{row}.{g} NOT NULL AND NOT ST_IsEmpty({row}.{g})");
+        let absent = |row: &str| format!("({row}.{g} IS NULL OR ST_IsEmpty({row}.{g}))");
+        let triggers = [
+            format!(
+                "CREATE TRIGGER {} AFTER INSERT ON {t} WHEN ({}) BEGIN INSERT OR REPLACE INTO {rtree} VALUES ({}); END;",
+                name("insert"),
+                present("NEW"),
+                bbox("NEW")
+            ),
+            format!(
+                "CREATE TRIGGER {} AFTER UPDATE OF {g} ON {t} WHEN OLD.{f} = NEW.{f} AND ({}) BEGIN INSERT OR REPLACE INTO {rtree} VALUES ({}); END;",
+                name("update1"),
+                present("NEW"),
+                bbox("NEW")
+            ),
+            format!(
+                "CREATE TRIGGER {} AFTER UPDATE OF {g} ON {t} WHEN OLD.{f} = NEW.{f} AND {} BEGIN DELETE FROM {rtree} WHERE id = OLD.{f}; END;",
+                name("update2"),
+                absent("NEW")
+            ),
+            format!(
+                "CREATE TRIGGER {} AFTER UPDATE ON {t} WHEN OLD.{f} != NEW.{f} AND ({}) BEGIN DELETE FROM {rtree} WHERE id = OLD.{f}; INSERT OR REPLACE INTO {rtree} VALUES ({}); END;",
+                name("update3"),
+                present("NEW"),
+                bbox("NEW")
+            ),
+            format!(
+                "CREATE TRIGGER {} AFTER UPDATE ON {t} WHEN OLD.{f} != NEW.{f} AND {} BEGIN DELETE FROM {rtree} WHERE id IN (OLD.{f}, NEW.{f}); END;",
+                name("update4"),
+                absent("NEW")
+            ),
+            format!(
+                "CREATE TRIGGER {} AFTER DELETE ON {t} WHEN OLD.{g} NOT NULL BEGIN DELETE FROM {rtree} WHERE id = OLD.{f}; END;",
+                name("delete")
+            ),
+        ]
+        .join("\n");
+        Rtree {
+            insert_sql: format!("INSERT INTO {rtree} VALUES (?1, ?2, ?3, ?4, ?5)"),
+            triggers,
+        }
+    }
 }
 
 fn gpkg_error(e: impl std::fmt::Display) -> ExportError {
@@ -40,7 +103,7 @@ fn column_type(t: FieldType) -> &'static str {
 }
 
 impl GpkgWriter {
-    pub(crate) fn create(layout: &Layout, path: &Path) -> Result<Self> {
+    pub(crate) fn create(layout: &Layout, path: &Path, spatial_index: bool) -> Result<Self> {
         if path.exists() {
             std::fs::remove_file(path)?;
         }
@@ -124,6 +187,26 @@ impl GpkgWriter {
             params![table, geometry.name, layout.geometry_kind.gpkg_name(), srid],
         )
         .map_err(gpkg_error)?;
+        let rtree = if spatial_index {
+            let rtree = Rtree::new(&table, fid, &geometry.name);
+            conn.execute_batch(&format!(
+                "CREATE TABLE gpkg_extensions (
+                   table_name TEXT, column_name TEXT, extension_name TEXT NOT NULL,
+                   definition TEXT NOT NULL, scope TEXT NOT NULL,
+                   CONSTRAINT ge_tce UNIQUE (table_name, column_name, extension_name));
+                 CREATE VIRTUAL TABLE {} USING rtree(id, minx, maxx, miny, maxy);",
+                quoted(&format!("rtree_{table}_{}", geometry.name))
+            ))
+            .map_err(gpkg_error)?;
+            conn.execute(
+                "INSERT INTO gpkg_extensions VALUES (?1, ?2, 'gpkg_rtree_index', 'http://www.geopackage.org/spec120/#extension_rtree', 'write-only')",
+                params![table, geometry.name],
+            )
+            .map_err(gpkg_error)?;
+            Some(rtree)
+        } else {
+            None
+        };
         let insert_sql = format!(
             "INSERT INTO {} ({}) VALUES ({})",
             quoted(&table),
@@ -141,6 +224,7 @@ impl GpkgWriter {
         Ok(GpkgWriter {
             conn,
             insert_sql,
+            rtree,
             table,
             srid,
             extent: None,
@@ -153,7 +237,12 @@ impl GpkgWriter {
 impl RowWriter for GpkgWriter {
     fn write_rows(&mut self, rows: &[Row]) -> Result<()> {
         let mut stmt = self.conn.prepare_cached(&self.insert_sql).map_err(gpkg_error)?;
+        let mut index = match &self.rtree {
+            Some(r) => Some(self.conn.prepare_cached(&r.insert_sql).map_err(gpkg_error)?),
+            None => None,
+        };
         for row in rows {
+            let mut bbox = None;
             for (i, value) in row.iter().enumerate() {
                 let out: ToSqlOutput = match value {
                     Value::Null => ToSqlOutput::from(rusqlite::types::Null),
@@ -170,6 +259,7 @@ impl RowWriter for GpkgWriter {
                         if let Some(e) = envelope {
                             self.extent = Some(self.extent.map_or(e, |x| x.merge(e)));
                         }
+                        bbox = envelope;
                         ToSqlOutput::from(blob)
                     }
                     Value::TimestampTz(ts) => {
@@ -186,6 +276,12 @@ impl RowWriter for GpkgWriter {
                 stmt.raw_bind_parameter(i + 1, out).map_err(gpkg_error)?;
             }
             stmt.raw_execute().map_err(gpkg_error)?;
+            if let (Some(index), Some(e)) = (index.as_mut(), bbox) {
+                let fid = self.conn.last_insert_rowid();
+                index
+                    .execute(params![fid, e.min_x, e.max_x, e.min_y, e.max_y])
+                    .map_err(gpkg_error)?;
+            }
             self.rows += 1;
         }
         Ok(())
@@ -200,6 +296,9 @@ impl RowWriter for GpkgWriter {
                     params![e.min_x, e.min_y, e.max_x, e.max_y, this.table],
                 )
                 .map_err(gpkg_error)?;
+        }
+        if let Some(rtree) = &this.rtree {
+            this.conn.execute_batch(&rtree.triggers).map_err(gpkg_error)?;
         }
         this.conn.execute_batch("COMMIT;").map_err(gpkg_error)?;
         this.conn.close().map_err(|(_, e)| gpkg_error(e))?;

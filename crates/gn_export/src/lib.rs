@@ -162,6 +162,8 @@ pub struct Options {
     pub shp: Option<ShpPlan>,
     /// XLSX data rows per sheet before continuing on a new sheet (Excel's limit minus the header).
     pub xlsx_rows_per_sheet: u32,
+    /// Build the GeoPackage R-tree spatial index (GDAL's default too).
+    pub gpkg_spatial_index: bool,
 }
 
 impl Default for Options {
@@ -170,6 +172,7 @@ impl Default for Options {
             csv_separator: b';',
             shp: None,
             xlsx_rows_per_sheet: xlsx::MAX_DATA_ROWS,
+            gpkg_spatial_index: true,
         }
     }
 }
@@ -231,7 +234,7 @@ pub fn create_writer(format: Format, layout: &Layout, options: &Options, path: &
         Format::Csv => Box::new(csv_out::CsvWriter::create(layout, options, path)?),
         Format::Json => Box::new(json_out::JsonWriter::create(layout, path, false)?),
         Format::GeoJson => Box::new(json_out::JsonWriter::create(layout, path, true)?),
-        Format::Gpkg => Box::new(gpkg::GpkgWriter::create(layout, path)?),
+        Format::Gpkg => Box::new(gpkg::GpkgWriter::create(layout, path, options.gpkg_spatial_index)?),
         Format::Shp => Box::new(shp::ShpWriter::create(layout, options, path)?),
         Format::Xlsx => Box::new(xlsx::XlsxWriter::create(layout, options, path)?),
     })

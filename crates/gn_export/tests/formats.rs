@@ -219,6 +219,28 @@ fn gpkg_reads_back_with_sqlite_and_gdal() {
         .query_row("SELECT nom_cite FROM v_obs WHERE id_synthese = 1", [], |r| r.get(0))
         .unwrap();
     assert_eq!(name, format!("{NASTY} 1"));
+    // The R-tree spatial index: one entry per non-NULL geometry (row 3 has none), and its triggers.
+    let indexed: i64 = conn
+        .query_row("SELECT count(*) FROM rtree_v_obs_geom", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(indexed, 6);
+    let (minx, maxx): (f64, f64) = conn
+        .query_row("SELECT minx, maxx FROM rtree_v_obs_geom WHERE id = 1", [], |r| {
+            Ok((r.get(0)?, r.get(1)?))
+        })
+        .unwrap();
+    assert!(
+        (minx - 700_001.0).abs() < 1.0 && (maxx - 700_001.0).abs() < 1.0,
+        "{minx} {maxx}"
+    );
+    let triggers: i64 = conn
+        .query_row(
+            "SELECT count(*) FROM sqlite_master WHERE type = 'trigger' AND name LIKE 'rtree_v_obs_geom_%'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(triggers, 6);
     drop(conn);
     if let Some(info) = ogrinfo(path.to_str().unwrap()) {
         assert!(info.contains("Feature Count: 7"), "{info}");
@@ -234,7 +256,41 @@ fn gpkg_reads_back_with_sqlite_and_gdal() {
             assert!(info.contains(field), "{field} missing in\n{info}");
         }
         assert!(info.contains("Lambert-93") || info.contains("2154"), "{info}");
+        let out = std::process::Command::new("ogrinfo")
+            .args([
+                "-ro",
+                path.to_str().unwrap(),
+                "-sql",
+                "SELECT HasSpatialIndex('v_obs', 'geom')",
+            ])
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(text.contains("= 1"), "GDAL sees the spatial index: {text}");
     }
+    // Without the index: no R-tree table, no extension row.
+    let options = Options {
+        gpkg_spatial_index: false,
+        ..Options::default()
+    };
+    let sub = dir.path().join("noindex");
+    std::fs::create_dir_all(&sub).unwrap();
+    let (path, _) = write(
+        Format::Gpkg,
+        &layout(GeometryKind::Point),
+        &options,
+        &rows(3, false),
+        &sub,
+    );
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    let tables: i64 = conn
+        .query_row(
+            "SELECT count(*) FROM sqlite_master WHERE name LIKE 'rtree%' OR name = 'gpkg_extensions'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(tables, 0);
 }
 
 #[test]
