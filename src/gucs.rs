@@ -96,8 +96,6 @@ pub fn export_directory() -> Option<String> {
         .filter(|s| !s.is_empty())
 }
 
-/// `gn_flux.gpkg_spatial_index`: GeoPackage exports carry an R-tree spatial index.
-pub static GPKG_SPATIAL_INDEX: GucSetting<bool> = GucSetting::<bool>::new(true);
 /// `gn_flux.csv_separator` as text ("" when unset).
 pub fn csv_separator() -> String {
     CSV_SEPARATOR

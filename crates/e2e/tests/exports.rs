@@ -207,6 +207,11 @@ fn every_format_is_read_back_by_a_real_reader() {
                 let info = ogrinfo(&path);
                 assert!(info.contains(&format!("Feature Count: {ROWS}")), "{info}");
                 assert!(info.contains("Lambert-93"), "{info}");
+                let out = std::process::Command::new("ogrinfo")
+                    .args(["-ro", &path, "-sql", "SELECT HasSpatialIndex('v_obs', 'geom')"])
+                    .output()
+                    .unwrap();
+                assert!(String::from_utf8_lossy(&out.stdout).contains("= 1"), "spatial index");
                 for field in [
                     "id_synthese: Integer64",
                     "nom_cite: String",
