@@ -10,6 +10,7 @@ mod gucs;
 mod info;
 mod pull;
 mod sources;
+mod spi;
 #[cfg(any(test, feature = "pg_test"))]
 mod tests_pull;
 

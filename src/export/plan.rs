@@ -9,28 +9,13 @@ use gn_protocol::filter_sql::{render_filters, render_order_by, FilterError, Geom
 use gn_protocol::query::{Filter, OrderBy, RESERVED_PARAMS};
 use pgrx::prelude::*;
 
-/// How a selected column comes back from SPI.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Reader {
-    Int,
-    Float,
-    Numeric,
-    Text,
-    Json,
-    Bool,
-    Date,
-    Timestamp,
-    TimestampTz,
-    Geometry,
-}
-
 #[derive(Debug, Clone)]
 pub struct Plan {
     pub format: Format,
     pub sql: String,
     pub params: Vec<String>,
+    /// The selected columns are read back from SPI as their `layout.fields` types say.
     pub layout: Layout,
-    pub readers: Vec<Reader>,
     pub options: Options,
 }
 
@@ -252,12 +237,11 @@ pub fn plan(rel: &Relation, format: Format, filters: &Filters, hints: &Hints) ->
 
     let mut select = Vec::with_capacity(rel.columns.len());
     let mut fields = Vec::with_capacity(rel.columns.len());
-    let mut readers = Vec::with_capacity(rel.columns.len());
     let mut geometry_index = None;
     for c in &rel.columns {
         let ident = quote(&c.name)?;
         let is_main = geometry.is_some_and(|g| g.name == c.name);
-        let (expr, reader, field) = if is_main {
+        let (expr, field) = if is_main {
             let postgis = rel.postgis()?;
             let target = out_srid.unwrap_or(source_srid);
             let geom = if target != source_srid {
@@ -266,34 +250,25 @@ pub fn plan(rel: &Relation, format: Format, filters: &Filters, hints: &Hints) ->
                 ident.clone()
             };
             geometry_index = Some(fields.len());
-            (
-                format!("{postgis}ST_AsEWKB({geom})"),
-                Reader::Geometry,
-                FieldType::Geometry,
-            )
+            (format!("{postgis}ST_AsEWKB({geom})"), FieldType::Geometry)
         } else if c.kind == gn_protocol::query::ColumnKind::Geometry {
-            (
-                format!("{}ST_AsText({ident})", rel.postgis()?),
-                Reader::Text,
-                FieldType::Text,
-            )
+            // Other geometry (and geography) columns: WKT text.
+            (format!("{}ST_AsText({ident})", rel.postgis()?), FieldType::Text)
         } else if c.is_array {
-            (format!("to_jsonb({ident})::text"), Reader::Json, FieldType::Json)
+            (format!("to_jsonb({ident})::text"), FieldType::Json)
         } else {
-            match c.field {
-                FieldType::Int => (format!("{ident}::int8"), Reader::Int, FieldType::Int),
-                FieldType::Float => (format!("{ident}::float8"), Reader::Float, FieldType::Float),
-                FieldType::Numeric => (format!("{ident}::text"), Reader::Numeric, FieldType::Numeric),
-                FieldType::Bool => (ident.clone(), Reader::Bool, FieldType::Bool),
-                FieldType::Date => (ident.clone(), Reader::Date, FieldType::Date),
-                FieldType::Timestamp => (ident.clone(), Reader::Timestamp, FieldType::Timestamp),
-                FieldType::TimestampTz => (ident.clone(), Reader::TimestampTz, FieldType::TimestampTz),
-                FieldType::Json => (format!("{ident}::text"), Reader::Json, FieldType::Json),
-                FieldType::Text | FieldType::Geometry => (format!("{ident}::text"), Reader::Text, FieldType::Text),
-            }
+            // What SPI hands back must match the field type (see stream::read_cell).
+            let expr = match c.field {
+                FieldType::Int => format!("{ident}::int8"),
+                FieldType::Float => format!("{ident}::float8"),
+                FieldType::Bool | FieldType::Date | FieldType::Timestamp | FieldType::TimestampTz => ident.clone(),
+                FieldType::Numeric | FieldType::Json | FieldType::Text | FieldType::Geometry => {
+                    format!("{ident}::text")
+                }
+            };
+            (expr, c.field)
         };
         select.push(expr);
-        readers.push(reader);
         fields.push(Field::new(c.name.clone(), field));
     }
 
@@ -358,7 +333,6 @@ pub fn plan(rel: &Relation, format: Format, filters: &Filters, hints: &Hints) ->
         sql,
         params: rendered.params,
         layout,
-        readers,
         options,
     })
 }

@@ -56,13 +56,7 @@ impl Relation {
     }
 
     pub fn postgis(&self) -> Result<&str, GnFluxError> {
-        self.postgis.as_deref().ok_or_else(|| {
-            GnFluxError::new(
-                Kind::WrongState,
-                "PostGIS is not installed",
-                "CREATE EXTENSION postgis;",
-            )
-        })
+        self.postgis.as_deref().ok_or_else(crate::spi::postgis_missing)
     }
 
     /// SRID of a geometry column: its typmod, else the SRID of its first non-NULL value, else 0.
@@ -165,9 +159,8 @@ pub fn resolve(schema: Option<&str>, name: Option<&str>) -> Result<Relation, GnF
             ),
         ));
     }
-    let postgis: Option<String> = Spi::get_one(
-        "SELECT quote_ident(n.nspname) || '.' FROM pg_extension e JOIN pg_namespace n ON n.oid = e.extnamespace WHERE e.extname = 'postgis'",
-    )?;
+    // As a prefix of function names: `schema.`.
+    let postgis = crate::spi::postgis_schema()?.map(|p| p + ".");
     let typmod_sql = match &postgis {
         Some(p) => format!(
             "CASE WHEN t.typname = 'geometry' AND a.atttypmod >= 0 THEN {p}postgis_typmod_srid(a.atttypmod) ELSE 0 END,

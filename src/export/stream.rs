@@ -1,10 +1,10 @@
 //! Runs a plan: a cursor read in batches on the backend's main thread, rows handed to a writer
 //! thread through a bounded channel (so memory stays flat and encoding overlaps reading).
 
-use super::plan::{Plan, Reader};
+use super::plan::Plan;
 use crate::error::{GnFluxError, Kind};
 use chrono::{Duration, NaiveDate, NaiveDateTime};
-use gn_export::{Row, Summary, Value};
+use gn_export::{FieldType, Row, Summary, Value};
 use pgrx::datum::{Date, Timestamp, TimestampWithTimeZone};
 use pgrx::prelude::*;
 use std::path::Path;
@@ -116,31 +116,31 @@ impl Drop for WriterThread {
     }
 }
 
-fn read_cell(row: &pgrx::spi::SpiHeapTupleData, i: usize, reader: Reader) -> Result<Value, GnFluxError> {
-    let v = match reader {
-        Reader::Int => row.get::<i64>(i)?.map(Value::Int),
-        Reader::Float => row.get::<f64>(i)?.map(Value::Float),
-        Reader::Numeric => row.get::<String>(i)?.map(Value::Numeric),
-        Reader::Text => row.get::<String>(i)?.map(Value::Text),
-        Reader::Json => row.get::<String>(i)?.map(Value::Json),
-        Reader::Bool => row.get::<bool>(i)?.map(Value::Bool),
+fn read_cell(row: &pgrx::spi::SpiHeapTupleData, i: usize, ty: FieldType) -> Result<Value, GnFluxError> {
+    let v = match ty {
+        FieldType::Int => row.get::<i64>(i)?.map(Value::Int),
+        FieldType::Float => row.get::<f64>(i)?.map(Value::Float),
+        FieldType::Numeric => row.get::<String>(i)?.map(Value::Numeric),
+        FieldType::Text => row.get::<String>(i)?.map(Value::Text),
+        FieldType::Json => row.get::<String>(i)?.map(Value::Json),
+        FieldType::Bool => row.get::<bool>(i)?.map(Value::Bool),
         // Vec<u8>, not &[u8]: pgrx copies borrowed varlenas into the statement's memory context.
-        Reader::Geometry => row.get::<Vec<u8>>(i)?.map(Value::Geometry),
-        Reader::Date => row.get::<Date>(i)?.map(|d| {
+        FieldType::Geometry => row.get::<Vec<u8>>(i)?.map(Value::Geometry),
+        FieldType::Date => row.get::<Date>(i)?.map(|d| {
             if d.is_finite() {
                 Value::Date(pg_epoch().date() + Duration::days(d.to_pg_epoch_days() as i64))
             } else {
                 Value::Text(if d.is_infinity() { "infinity" } else { "-infinity" }.into())
             }
         }),
-        Reader::Timestamp => row.get::<Timestamp>(i)?.map(|t| {
+        FieldType::Timestamp => row.get::<Timestamp>(i)?.map(|t| {
             if t.is_finite() {
                 Value::Timestamp(pg_epoch() + Duration::microseconds(t.into_inner()))
             } else {
                 Value::Text(if t.is_infinity() { "infinity" } else { "-infinity" }.into())
             }
         }),
-        Reader::TimestampTz => row.get::<TimestampWithTimeZone>(i)?.map(|t| {
+        FieldType::TimestampTz => row.get::<TimestampWithTimeZone>(i)?.map(|t| {
             if t.is_finite() {
                 Value::TimestampTz(pg_epoch() + Duration::microseconds(t.into_inner()))
             } else {
@@ -171,9 +171,9 @@ pub fn run(plan: &Plan, path: &Path) -> Result<Summary, GnFluxError> {
             }
             let mut batch = Vec::with_capacity(table.len());
             for row in table {
-                let mut cells = Vec::with_capacity(plan.readers.len());
-                for (i, reader) in plan.readers.iter().enumerate() {
-                    cells.push(read_cell(&row, i + 1, *reader)?);
+                let mut cells = Vec::with_capacity(plan.layout.fields.len());
+                for (i, field) in plan.layout.fields.iter().enumerate() {
+                    cells.push(read_cell(&row, i + 1, field.ty)?);
                 }
                 batch.push(cells);
             }

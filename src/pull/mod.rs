@@ -258,14 +258,6 @@ fn has_success(name: &str) -> Result<bool, GnFluxError> {
     .unwrap_or(false))
 }
 
-/// Quoted schema of PostGIS, for the queries that name its types.
-fn postgis_schema() -> Result<String, GnFluxError> {
-    Spi::get_one::<String>(
-        "SELECT quote_ident(n.nspname) FROM pg_extension e JOIN pg_namespace n ON n.oid = e.extnamespace WHERE e.extname = 'postgis'",
-    )?
-    .ok_or_else(|| GnFluxError::new(Kind::WrongState, "PostGIS is not installed", "CREATE EXTENSION postgis;"))
-}
-
 /// GN2PG's xfer_filters: a one-element JSON array holding the parameters as a JSON string.
 fn xfer_filters(params: &[(String, String)]) -> String {
     let mut inner = String::from("{");
@@ -509,7 +501,7 @@ fn data_json_statistics() -> Result<AnalyzePolicy, GnFluxError> {
 
 /// Everything a run changes, inside its subtransaction.
 fn work(source: &Source, mode: Mode, import_id: i32, plan: PullPlan, r: &mut RunReport) -> Result<(), GnFluxError> {
-    let postgis = postgis_schema()?;
+    let postgis = crate::spi::required_postgis_schema()?;
     let upsert_page = UPSERT_DATA_PAGE.replace("@postgis@", &postgis);
     // Planned once per run, not once per page.
     let upsert_page = {

@@ -249,9 +249,9 @@ impl RowWriter for GpkgWriter {
                     Value::Bool(b) => ToSqlOutput::from(*b),
                     Value::Int(v) => ToSqlOutput::from(*v),
                     Value::Float(f) => ToSqlOutput::from(*f),
-                    Value::Numeric(s) => match s.parse::<f64>() {
-                        Ok(f) if f.is_finite() => ToSqlOutput::from(f),
-                        _ => ToSqlOutput::from(rusqlite::types::Null),
+                    Value::Numeric(s) => match text::finite_number(s) {
+                        Some(f) => ToSqlOutput::from(f),
+                        None => ToSqlOutput::from(rusqlite::types::Null),
                     },
                     Value::Text(s) | Value::Json(s) => ToSqlOutput::from(s.as_str()),
                     Value::Geometry(wkb) => {

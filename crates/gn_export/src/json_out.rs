@@ -62,7 +62,7 @@ impl JsonWriter {
             }
             Value::Float(_) => buf.extend_from_slice(b"null"),
             Value::Numeric(s) => {
-                if s.parse::<f64>().map(f64::is_finite).unwrap_or(false) {
+                if text::finite_number(s).is_some() {
                     buf.extend_from_slice(s.as_bytes())
                 } else {
                     buf.extend_from_slice(b"null")
@@ -90,9 +90,7 @@ impl JsonWriter {
                 self.buf.extend_from_slice(b", ");
             }
             first = false;
-            let key = std::mem::take(&mut self.keys[i]);
-            self.buf.extend_from_slice(&key);
-            self.keys[i] = key;
+            self.buf.extend_from_slice(&self.keys[i]);
             self.value(value)?;
         }
         self.buf.push(b'}');

@@ -316,21 +316,22 @@ impl ShpWriter {
 
     fn record(&mut self, row: &Row) -> Result<()> {
         self.values.clear();
-        for (i, column) in self.columns.clone() {
+        for k in 0..self.columns.len() {
+            let (i, column) = self.columns[k];
+            let number;
             let value = if i == usize::MAX {
-                Value::Int(self.rows as i64 + 1)
+                number = Value::Int(self.rows as i64 + 1);
+                &number
             } else {
-                row[i].clone()
+                &row[i]
             };
-            let field = match (column, &value) {
+            let field = match (column, value) {
                 (Column::Logical, Value::Bool(b)) => FieldValue::Logical(Some(*b)),
                 (Column::Logical, _) => FieldValue::Logical(None),
                 (Column::Integer | Column::RowNumber, Value::Int(v)) => FieldValue::Numeric(Some(*v as f64)),
                 (Column::Integer | Column::RowNumber, _) => FieldValue::Numeric(None),
                 (Column::Real, Value::Float(f)) if f.is_finite() => FieldValue::Numeric(Some(*f)),
-                (Column::Real, Value::Numeric(s)) => {
-                    FieldValue::Numeric(s.parse::<f64>().ok().filter(|f| f.is_finite()))
-                }
+                (Column::Real, Value::Numeric(s)) => FieldValue::Numeric(text::finite_number(s)),
                 (Column::Real, _) => FieldValue::Numeric(None),
                 (Column::Date, Value::Date(d)) => {
                     use chrono::Datelike;

@@ -17,6 +17,11 @@ pub(crate) fn iso_timestamp(out: &mut String, ts: NaiveDateTime) {
     }
 }
 
+/// The value of `numeric` text, when it is a finite number (not `NaN` or `Infinity`).
+pub(crate) fn finite_number(s: &str) -> Option<f64> {
+    s.parse::<f64>().ok().filter(|f| f.is_finite())
+}
+
 /// A float as Python's `repr` writes it for ordinary values (`1.0`, `0.5`); non-finite values
 /// have no JSON form and are the caller's business.
 pub(crate) fn float(out: &mut String, f: f64) {

@@ -108,9 +108,10 @@ impl RowWriter for XlsxWriter {
                     Value::Bool(b) => sheet.write_boolean(r, c, *b),
                     Value::Int(i) => sheet.write_number(r, c, *i as f64),
                     Value::Float(f) if f.is_finite() => sheet.write_number(r, c, *f),
-                    Value::Numeric(s) if s.parse::<f64>().is_ok_and(f64::is_finite) => {
-                        sheet.write_number(r, c, s.parse::<f64>().unwrap_or_default())
-                    }
+                    Value::Numeric(s) => match text::finite_number(s) {
+                        Some(f) => sheet.write_number(r, c, f),
+                        None => sheet.write_string(r, c, s),
+                    },
                     Value::Date(d) if (1900..=9999).contains(&d.year()) => {
                         sheet.write_date_with_format(r, c, d, &self.date)
                     }

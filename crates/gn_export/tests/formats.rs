@@ -105,17 +105,18 @@ fn write(
     (path, summary)
 }
 
-fn ogrinfo(path: &str) -> Option<String> {
+/// GDAL's reader; scripts/lib.sh installs gdal-bin, so a missing ogrinfo fails the test.
+fn ogrinfo(path: &str) -> String {
     let out = std::process::Command::new("ogrinfo")
         .args(["-ro", "-al", "-so", path])
         .output()
-        .ok()?;
+        .expect("ogrinfo (Debian package gdal-bin) must be installed");
     assert!(
         out.status.success(),
         "ogrinfo failed: {}",
         String::from_utf8_lossy(&out.stderr)
     );
-    Some(String::from_utf8_lossy(&out.stdout).into_owned())
+    String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
 #[test]
@@ -194,9 +195,8 @@ fn json_and_geojson_parse() {
     assert_eq!(features[0]["geometry"]["type"], "Point");
     assert_eq!(features[2]["geometry"], serde_json::Value::Null);
     assert!(features[0]["properties"].get("geom").is_none());
-    if let Some(info) = ogrinfo(path.to_str().unwrap()) {
-        assert!(info.contains("Feature Count: 4"), "{info}");
-    }
+    let info = ogrinfo(path.to_str().unwrap());
+    assert!(info.contains("Feature Count: 4"), "{info}");
 }
 
 #[test]
@@ -242,32 +242,31 @@ fn gpkg_reads_back_with_sqlite_and_gdal() {
         .unwrap();
     assert_eq!(triggers, 6);
     drop(conn);
-    if let Some(info) = ogrinfo(path.to_str().unwrap()) {
-        assert!(info.contains("Feature Count: 7"), "{info}");
-        assert!(info.contains("Geometry: Point"), "{info}");
-        for field in [
-            "id_synthese: Integer64",
-            "altitude: Real",
-            "is_valid: Integer(Boolean)",
-            "date_min: Date",
-            "derniere_action: DateTime",
-            "nom_cite: String",
-        ] {
-            assert!(info.contains(field), "{field} missing in\n{info}");
-        }
-        assert!(info.contains("Lambert-93") || info.contains("2154"), "{info}");
-        let out = std::process::Command::new("ogrinfo")
-            .args([
-                "-ro",
-                path.to_str().unwrap(),
-                "-sql",
-                "SELECT HasSpatialIndex('v_obs', 'geom')",
-            ])
-            .output()
-            .unwrap();
-        let text = String::from_utf8_lossy(&out.stdout);
-        assert!(text.contains("= 1"), "GDAL sees the spatial index: {text}");
+    let info = ogrinfo(path.to_str().unwrap());
+    assert!(info.contains("Feature Count: 7"), "{info}");
+    assert!(info.contains("Geometry: Point"), "{info}");
+    for field in [
+        "id_synthese: Integer64",
+        "altitude: Real",
+        "is_valid: Integer(Boolean)",
+        "date_min: Date",
+        "derniere_action: DateTime",
+        "nom_cite: String",
+    ] {
+        assert!(info.contains(field), "{field} missing in\n{info}");
     }
+    assert!(info.contains("Lambert-93") || info.contains("2154"), "{info}");
+    let out = std::process::Command::new("ogrinfo")
+        .args([
+            "-ro",
+            path.to_str().unwrap(),
+            "-sql",
+            "SELECT HasSpatialIndex('v_obs', 'geom')",
+        ])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("= 1"), "GDAL sees the spatial index: {text}");
     // Without the index: no R-tree table, no extension row.
     let options = Options {
         gpkg_spatial_index: false,
@@ -397,11 +396,10 @@ fn shapefile_zip_has_one_layer_per_geometry_type() {
     let polygons = shapefile::read(dir.path().join("x/v_obs_polygon.shp")).unwrap();
     assert_eq!(polygons.len(), 3);
     let vsi = format!("/vsizip/{}", path.display());
-    if let Some(info) = ogrinfo(&vsi) {
-        assert!(info.contains("Layer name: v_obs_point"), "{info}");
-        assert!(info.contains("Layer name: v_obs_polygon"), "{info}");
-        assert!(info.contains("date_min: Date"), "{info}");
-    }
+    let info = ogrinfo(&vsi);
+    assert!(info.contains("Layer name: v_obs_point"), "{info}");
+    assert!(info.contains("Layer name: v_obs_polygon"), "{info}");
+    assert!(info.contains("date_min: Date"), "{info}");
 }
 
 #[test]
@@ -437,9 +435,8 @@ fn empty_inputs_give_valid_files() {
                 } else {
                     path.display().to_string()
                 };
-                if let Some(info) = ogrinfo(&p) {
-                    assert!(info.contains("Feature Count: 0"), "{format:?}: {info}");
-                }
+                let info = ogrinfo(&p);
+                assert!(info.contains("Feature Count: 0"), "{format:?}: {info}");
             }
         }
     }

@@ -88,12 +88,6 @@ fn is_number(kind: ColumnKind) -> bool {
     is_integer(kind) || matches!(kind, ColumnKind::Float | ColumnKind::Numeric)
 }
 
-fn is_uuid(s: &str) -> bool {
-    let s = s.trim();
-    let hex: String = s.chars().filter(|c| *c != '-').collect();
-    s.len() == 36 && hex.len() == 32 && hex.chars().all(|c| c.is_ascii_hexdigit())
-}
-
 /// Checks an equality value against the column kind.
 fn eq_value_ok(kind: ColumnKind, value: &str) -> Result<(), &'static str> {
     let v = value.trim();
@@ -104,7 +98,7 @@ fn eq_value_ok(kind: ColumnKind, value: &str) -> Result<(), &'static str> {
             v.to_ascii_lowercase().as_str(),
             "true" | "false" | "t" | "f" | "yes" | "no" | "on" | "off" | "1" | "0"
         ),
-        ColumnKind::Uuid => is_uuid(v),
+        ColumnKind::Uuid => crate::value::normalize_uuid(v).is_some(),
         ColumnKind::Timestamp | ColumnKind::Date => crate::time::parse_timestamp(v).is_some(),
         ColumnKind::Geometry => return Err("comparable with = (use a geometry=<WKT> filter)"),
         ColumnKind::Text | ColumnKind::Varchar | ColumnKind::Json => true,

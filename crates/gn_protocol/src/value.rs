@@ -91,6 +91,36 @@ impl WireValue {
     }
 }
 
+/// A UUID in the hyphenated or the 32-digit form (optionally in braces), as lower-case
+/// hyphenated text; `None` when `s` is not a UUID.
+pub fn normalize_uuid(s: &str) -> Option<String> {
+    let t = s.trim();
+    let t = t.strip_prefix('{').and_then(|x| x.strip_suffix('}')).unwrap_or(t);
+    let hex: String = if t.len() == 36 {
+        let b = t.as_bytes();
+        if [8, 13, 18, 23].iter().any(|&i| b[i] != b'-') {
+            return None;
+        }
+        t.chars().filter(|c| *c != '-').collect()
+    } else if t.len() == 32 {
+        t.to_string()
+    } else {
+        return None;
+    };
+    if hex.len() != 32 || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return None;
+    }
+    let h = hex.to_ascii_lowercase();
+    Some(format!(
+        "{}-{}-{}-{}-{}",
+        &h[..8],
+        &h[8..12],
+        &h[12..16],
+        &h[16..20],
+        &h[20..]
+    ))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,0 +1,23 @@
+//! Small typed SPI helpers shared by the SQL features.
+use crate::error::{GnFluxError, Kind};
+use pgrx::prelude::*;
+
+/// Quoted schema of PostGIS, `None` when it is not installed in this database.
+pub fn postgis_schema() -> Result<Option<String>, GnFluxError> {
+    Ok(Spi::get_one::<String>(
+        "SELECT quote_ident(n.nspname) FROM pg_extension e JOIN pg_namespace n ON n.oid = e.extnamespace WHERE e.extname = 'postgis'",
+    )?)
+}
+
+/// Quoted schema of PostGIS; 55000 when it is not installed.
+pub fn required_postgis_schema() -> Result<String, GnFluxError> {
+    postgis_schema()?.ok_or_else(postgis_missing)
+}
+
+pub fn postgis_missing() -> GnFluxError {
+    GnFluxError::new(
+        Kind::WrongState,
+        "PostGIS is not installed",
+        "CREATE EXTENSION postgis;",
+    )
+}
