@@ -88,14 +88,29 @@ impl GnFluxError {
         self
     }
 
-    /// Raises the error as a PostgreSQL ERROR (does not return).
-    pub fn raise(self) -> ! {
+    /// The PostgreSQL error report of this error: SQLSTATE, message, DETAIL, HINT.
+    pub fn report(&self) -> ErrorReport {
         let mut report = ErrorReport::new(self.sqlstate(), self.message.clone(), "gn_flux").set_hint(self.hint.clone());
         if let Some(d) = &self.detail {
             report = report.set_detail(d.clone());
         }
-        report.report(PgLogLevel::ERROR);
+        report
+    }
+
+    /// Raises the error as a PostgreSQL ERROR (does not return).
+    pub fn raise(self) -> ! {
+        self.report().report(PgLogLevel::ERROR);
         unreachable!("an ERROR report does not return")
+    }
+}
+
+/// What SQL-facing functions return: pgrx raises an `Err` as an ERROR with its SQLSTATE, DETAIL
+/// and HINT. This conversion is the one place where a gn_flux error becomes a PostgreSQL error.
+pub type SqlResult<T> = Result<T, ErrorReport>;
+
+impl From<GnFluxError> for ErrorReport {
+    fn from(e: GnFluxError) -> Self {
+        e.report()
     }
 }
 

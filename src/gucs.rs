@@ -19,6 +19,18 @@ pub static GPKG_SPATIAL_INDEX: GucSetting<bool> = GucSetting::<bool>::new(true);
 /// `gn_flux.csv_separator`: field separator of CSV exports (GeoNature: `;`).
 pub static CSV_SEPARATOR: GucSetting<Option<CString>> = GucSetting::<Option<CString>>::new(Some(c";"));
 
+/// `gn_flux.secrets_directory`: where source secret files (password_file, token_file) are read.
+pub static SECRETS_DIRECTORY: GucSetting<Option<CString>> = GucSetting::<Option<CString>>::new(None);
+/// `gn_flux.http_ca_file`: extra trusted certificate authorities (PEM) for https sources.
+pub static HTTP_CA_FILE: GucSetting<Option<CString>> = GucSetting::<Option<CString>>::new(None);
+/// `gn_flux.max_reply_size` (kB): a larger HTTP reply fails the run before it is parsed.
+pub static MAX_REPLY_SIZE_KB: GucSetting<i32> = GucSetting::<i32>::new(64 * 1024);
+/// `gn_flux.max_run_time` (s): a pull running longer fails; 0 = no limit.
+pub static MAX_RUN_TIME_S: GucSetting<i32> = GucSetting::<i32>::new(0);
+/// `gn_flux.watermark_tolerance` (s): how far past the server's clock a derniere_action may be
+/// before the watermark falls back to the server's time minus this tolerance.
+pub static WATERMARK_TOLERANCE_S: GucSetting<i32> = GucSetting::<i32>::new(86_400);
+
 static LOADED_FROM_PRELOAD: AtomicBool = AtomicBool::new(false);
 
 /// Defines the session-level settings. Safe in any backend, preloaded or not.
@@ -85,15 +97,83 @@ pub fn init() {
         GucContext::Userset,
         GucFlags::default(),
     );
+    GucRegistry::define_string_guc(
+        c"gn_flux.secrets_directory",
+        c"Directory holding the secret files named by gn_flux.source.password_file and token_file.",
+        c"Only superusers may change it. Files must be owned by the server's OS user and not readable by others (mode 600).",
+        &SECRETS_DIRECTORY,
+        GucContext::Suset,
+        GucFlags::default(),
+    );
+    GucRegistry::define_string_guc(
+        c"gn_flux.http_ca_file",
+        c"PEM file of extra certificate authorities trusted for https sources (an internal CA).",
+        c"Unset: the public web PKI only. Only superusers may change it.",
+        &HTTP_CA_FILE,
+        GucContext::Suset,
+        GucFlags::default(),
+    );
+    GucRegistry::define_int_guc(
+        c"gn_flux.max_reply_size",
+        c"Largest HTTP reply body gn_flux reads from a remote server; a larger one fails the run.",
+        c"Protects the server's memory from a hostile or broken remote. Only superusers may raise it.",
+        &MAX_REPLY_SIZE_KB,
+        64,
+        1024 * 1024,
+        GucContext::Suset,
+        GucFlags::UNIT_KB,
+    );
+    GucRegistry::define_int_guc(
+        c"gn_flux.max_run_time",
+        c"Longest time one pull may run before it fails (0: no limit).",
+        c"A bound on a remote that never ends its pages; statement_timeout also applies.",
+        &MAX_RUN_TIME_S,
+        0,
+        i32::MAX,
+        GucContext::Userset,
+        GucFlags::UNIT_S,
+    );
+    GucRegistry::define_int_guc(
+        c"gn_flux.watermark_tolerance",
+        c"How far past the remote server's clock a derniere_action may lie before the watermark falls back to the server's time minus this tolerance.",
+        c"Covers time zones (derniere_action is the server's local time) and clock skew; a capped watermark is reported in the run's comment.",
+        &WATERMARK_TOLERANCE_S,
+        0,
+        30 * 86_400,
+        GucContext::Userset,
+        GucFlags::UNIT_S,
+    );
     reserve_prefix();
+}
+
+fn setting_text(s: &GucSetting<Option<CString>>) -> Option<String> {
+    s.get()
+        .map(|c| c.to_string_lossy().trim().to_string())
+        .filter(|s| !s.is_empty())
+}
+
+/// `gn_flux.secrets_directory`, if set and not empty.
+pub fn secrets_directory() -> Option<String> {
+    setting_text(&SECRETS_DIRECTORY)
+}
+
+/// The server-wide limits of every pull: reply size, run time, extra CAs.
+pub fn apply_client_limits(mut cfg: gn_client::SourceConfig) -> gn_client::SourceConfig {
+    cfg.max_reply_bytes = MAX_REPLY_SIZE_KB.get().max(1) as u64 * 1024;
+    let run_time = MAX_RUN_TIME_S.get();
+    cfg.max_run_time = (run_time > 0).then(|| std::time::Duration::from_secs(run_time as u64));
+    cfg.ca_file = http_ca_file().map(std::path::PathBuf::from);
+    cfg
+}
+
+/// `gn_flux.http_ca_file`, if set and not empty.
+pub fn http_ca_file() -> Option<String> {
+    setting_text(&HTTP_CA_FILE)
 }
 
 /// `gn_flux.export_directory`, if set and not empty.
 pub fn export_directory() -> Option<String> {
-    EXPORT_DIRECTORY
-        .get()
-        .map(|c| c.to_string_lossy().trim().to_string())
-        .filter(|s| !s.is_empty())
+    setting_text(&EXPORT_DIRECTORY)
 }
 
 /// `gn_flux.csv_separator` as text ("" when unset).

@@ -1,6 +1,9 @@
 //! gn_flux: a GeoNature data-exchange node inside PostgreSQL.
 //!
 //! This file only wires the modules together; each SQL feature lives in its own module.
+// SQL entry points return `SqlResult` (pgrx's ErrorReport, raised with its SQLSTATE, DETAIL and
+// HINT): a large error type on a path that ends the statement anyway.
+#![allow(clippy::result_large_err)]
 use pgrx::prelude::*;
 
 mod error;
@@ -31,6 +34,7 @@ mod tests_pull;
     "../sql/schema/030_source_functions.sql",
     name = "source_functions",
     requires = [
+        "bootstrap",
         "sources",
         sources::check_source,
         sources::probe_source,

@@ -625,31 +625,205 @@ mod tests {
     }
 
     #[pg_test]
-    fn pull_all_pulls_every_enabled_source() {
-        let gn = stand_in(30);
-        add("src_x", &gn, 1, "");
-        add("src_y", &gn, 3, "");
-        add("src_z", &gn, 1, ", enabled => false");
-        let rows = Spi::connect(|c| {
-            c.select(
-                "SELECT source, status, items FROM gn_flux.pull_all() ORDER BY source",
-                None,
-                &[],
-            )
-            .unwrap()
-            .map(|r| {
-                (
-                    r.get::<String>(1).unwrap().unwrap(),
-                    r.get::<String>(2).unwrap().unwrap(),
-                    r.get::<i64>(3).unwrap().unwrap(),
-                )
-            })
-            .collect::<Vec<_>>()
+    fn a_planted_geometry_operator_is_never_called() {
+        // A role that may create schemas plants `=(geometry, geometry)` in a schema named like the
+        // superuser: the default search_path ("$user", public) finds it before PostGIS's.
+        let gn = stand_in(300);
+        add("src_hijack", &gn, 1, ", page_size => 100");
+        Spi::run(
+            "CREATE ROLE gn_flux_hijacker;
+             CREATE TABLE public.hijack_calls (n integer);
+             GRANT INSERT ON public.hijack_calls TO gn_flux_hijacker;
+             CREATE SCHEMA IF NOT EXISTS postgres AUTHORIZATION gn_flux_hijacker;
+             SET LOCAL ROLE gn_flux_hijacker;
+             CREATE FUNCTION postgres.spy_eq(a public.geometry, b public.geometry) RETURNS boolean
+               LANGUAGE sql AS 'INSERT INTO public.hijack_calls VALUES (1) RETURNING true';
+             CREATE OPERATOR postgres.= (leftarg = public.geometry, rightarg = public.geometry, function = postgres.spy_eq);
+             RESET ROLE;
+             SET LOCAL search_path = \"$user\", public;",
+        )
+        .unwrap();
+        assert_eq!(pull("src_hijack", "full").status, "success");
+        // the second full pull compares every stored geometry with the served one
+        Spi::run(
+            "UPDATE gn_flux.data_json SET item = item || '{\"x\": 1}' WHERE source = 'src_hijack' AND id_data % 2 = 0",
+        )
+        .unwrap();
+        let p = pull("src_hijack", "full");
+        assert_eq!(p.status, "success", "{p:?}");
+        assert!(p.updated >= 100, "{p:?}");
+        assert_eq!(count("SELECT count(*) FROM public.hijack_calls"), 0);
+    }
+
+    #[pg_test]
+    fn dba_triggers_calling_postgis_unqualified_keep_working() {
+        let gn = stand_in(50);
+        add("src_dba", &gn, 1, "");
+        Spi::run(
+            "CREATE FUNCTION public.dba_centroid() RETURNS trigger LANGUAGE plpgsql AS $$
+             BEGIN
+                 IF NEW.geom IS NOT NULL THEN
+                     NEW.item := NEW.item || jsonb_build_object('dba_x', ST_X(ST_Centroid(NEW.geom)));
+                 END IF;
+                 RETURN NEW;
+             END $$;
+             CREATE TRIGGER dba_centroid BEFORE INSERT ON gn_flux.data_json
+                 FOR EACH ROW EXECUTE FUNCTION public.dba_centroid();",
+        )
+        .unwrap();
+        assert_eq!(pull("src_dba", "full").status, "success");
+        assert_eq!(
+            count("SELECT count(*) FROM gn_flux.data_json WHERE source = 'src_dba' AND geom IS NOT NULL AND item ? 'dba_x'"),
+            count("SELECT count(*) FROM gn_flux.data_json WHERE source = 'src_dba' AND geom IS NOT NULL")
+        );
+    }
+
+    #[pg_test]
+    fn secrets_can_live_in_private_files() {
+        use std::os::unix::fs::PermissionsExt;
+        let gn = stand_in(20);
+        let dir = std::env::temp_dir().join(format!("gn_flux-pgtest-secrets-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("src_file.password");
+        std::fs::write(&file, "admin\n").unwrap();
+        std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o600)).unwrap();
+        Spi::run(&format!(
+            "SET LOCAL gn_flux.secrets_directory = {}",
+            q(&dir.display().to_string())
+        ))
+        .unwrap();
+        Spi::run(&format!(
+            "SELECT gn_flux.add_source('src_file', {}, 1, login => 'admin', password_file => 'src_file.password', retry_backoff_ms => 5)",
+            q(&gn.url())
+        ))
+        .unwrap();
+        assert_eq!(pull("src_file", "full").status, "success");
+        assert_eq!(
+            count("SELECT count(*) FROM gn_flux.data_json WHERE source = 'src_file'"),
+            20
+        );
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[pg_test]
+    #[should_panic(expected = "may be read by other OS users")]
+    fn a_secret_file_other_users_may_read_is_refused() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = std::env::temp_dir().join(format!("gn_flux-pgtest-open-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("open.token");
+        std::fs::write(&file, "export1-token").unwrap();
+        std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o644)).unwrap();
+        Spi::run(&format!(
+            "SET LOCAL gn_flux.secrets_directory = {}",
+            q(&dir.display().to_string())
+        ))
+        .unwrap();
+        Spi::run(
+            "SELECT gn_flux.add_source('src_open', 'http://127.0.0.1:9/geonature', 1, token_file => 'open.token')",
+        )
+        .unwrap();
+    }
+
+    #[pg_test]
+    fn a_deletion_during_a_page_index_walk_loses_no_live_row() {
+        // page-index paging: one upstream deletion while the walk is on page 5 shifts later rows
+        // onto pages already fetched; they must still arrive, and must not be reconciled away
+        let gn = stand_in(6000);
+        add("src_shift", &gn, 1, ", page_size => 500, paging => 'offset'");
+        assert_eq!(pull("src_shift", "full").status, "success");
+        gn.add_fault(fault(
+            "/api/exports",
+            FaultAction::Mutate {
+                mutation: MutationRequest {
+                    delete_ids: (3..=7).collect(),
+                    ..MutationRequest::default()
+                },
+            },
+            1,
+            5,
+        ));
+        let p = pull("src_shift", "full");
+        assert_eq!(p.status, "success", "{p:?}");
+        assert_eq!(p.deleted, 5, "{p:?}");
+        assert_eq!(
+            count(
+                "SELECT count(*) FROM gn_flux.data_json WHERE source = 'src_shift' AND id_data BETWEEN 2501 AND 2505"
+            ),
+            5
+        );
+        assert_exact(&gn, "src_shift", 1);
+        let comment = Spi::get_one::<String>(
+            "SELECT comment FROM gn_flux.import_log WHERE source = 'src_shift' ORDER BY id DESC LIMIT 1",
+        )
+        .unwrap()
+        .unwrap_or_default();
+        assert!(comment.contains("walked 2 times"), "{comment}");
+        assert_eq!(pull("src_shift", "update").status, "success");
+        assert_exact(&gn, "src_shift", 1);
+    }
+
+    #[pg_test]
+    fn a_future_dated_row_does_not_freeze_update_pulls() {
+        let gn = stand_in(100);
+        add("src_future", &gn, 1, "");
+        assert_eq!(pull("src_future", "full").status, "success");
+        gn.mutate(&MutationRequest {
+            update_ids: vec![5],
+            at: Some("2036-01-01 00:00:00".into()),
+            ..MutationRequest::default()
         });
-        assert_eq!(rows.len(), 2, "{rows:?}");
-        assert_eq!(rows[0].1, "success");
-        // src_y is the public FeatureCollection export: it shares uuids with src_x, so its items go to error_log
-        assert_eq!(rows[1].0, "src_y");
+        let p = pull("src_future", "update");
+        assert_eq!((p.status.as_str(), p.updated), ("success", 1), "{p:?}");
+        let capped = Spi::get_one::<bool>(
+            "SELECT watermark < localtimestamp + interval '2 days' FROM gn_flux.source WHERE name = 'src_future'",
+        )
+        .unwrap();
+        assert_eq!(capped, Some(true));
+        let comment = Spi::get_one::<String>(
+            "SELECT comment FROM gn_flux.import_log WHERE source = 'src_future' ORDER BY id DESC LIMIT 1",
+        )
+        .unwrap()
+        .unwrap_or_default();
+        assert!(
+            comment.contains("derniere_action in the future (2036-01-01"),
+            "{comment}"
+        );
+        // a later change is still seen by the next update pull
+        gn.mutate(&MutationRequest {
+            update_ids: vec![6],
+            ..MutationRequest::default()
+        });
+        let p = pull("src_future", "update");
+        assert!(p.updated >= 1, "{p:?}");
+        assert_exact(&gn, "src_future", 1);
+    }
+
+    #[pg_test]
+    fn a_reply_larger_than_the_cap_fails_the_run_cleanly() {
+        let gn = stand_in(2000);
+        add("src_big", &gn, 1, "");
+        Spi::run("SET LOCAL gn_flux.max_reply_size = '64kB'").unwrap();
+        let p = pull("src_big", "full");
+        assert_eq!(p.status, "failed", "{p:?}");
+        assert!(p.message.clone().unwrap_or_default().contains("65536"), "{p:?}");
+        assert_eq!(
+            count("SELECT count(*) FROM gn_flux.data_json WHERE source = 'src_big'"),
+            0
+        );
+    }
+
+    #[pg_test]
+    fn a_remote_that_repeats_its_page_stops_the_run() {
+        let gn = stand_in(3000);
+        add("src_loop", &gn, 1, "");
+        gn.add_fault(fault("/api/exports", FaultAction::Repeat, 1000, 1));
+        let p = pull("src_loop", "full");
+        assert_eq!(p.status, "failed", "{p:?}");
+        assert_eq!(
+            count("SELECT count(*) FROM gn_flux.data_json WHERE source = 'src_loop'"),
+            0
+        );
     }
 
     #[pg_test]

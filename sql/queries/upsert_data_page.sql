@@ -53,7 +53,10 @@ updated AS (
      WHERE c.reason IS NULL AND c.stored
        AND d.id_data = c.id_data AND d.controler = 'data' AND d.source = $2
        AND (d.item IS DISTINCT FROM c.item OR d.type IS DISTINCT FROM $3
-            OR NOT (d.geom IS NOT DISTINCT FROM c.geom))
+            -- geometry equality by PostGIS's own operator, named with its schema: an unqualified
+            -- `=` (or IS DISTINCT FROM) would resolve through the caller's search_path
+            OR (d.geom IS NULL) <> (c.geom IS NULL)
+            OR NOT (d.geom OPERATOR(@postgis@.=) c.geom))
     RETURNING 1
 ),
 gone AS (

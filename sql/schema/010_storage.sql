@@ -31,6 +31,10 @@ CREATE TABLE gn_flux.import_log (
     watermark timestamp without time zone,
     PRIMARY KEY (id)
 );
+-- Every table holding user data is dumped by pg_dump with its rows (an extension's own tables
+-- are not, unless marked), and so is the sequence behind its ids.
+SELECT pg_catalog.pg_extension_config_dump('gn_flux.import_log', '');
+SELECT pg_catalog.pg_extension_config_dump('gn_flux.import_log_id_seq', '');
 CREATE INDEX ix_gn_flux_import_log_source ON gn_flux.import_log (source);
 CREATE INDEX ix_gn_flux_import_log_xfer_type ON gn_flux.import_log (xfer_type);
 COMMENT ON TABLE gn_flux.import_log IS
@@ -57,6 +61,7 @@ CREATE TABLE gn_flux.error_log (
     import_id integer NOT NULL,
     FOREIGN KEY (import_id) REFERENCES gn_flux.import_log (id) ON DELETE CASCADE ON UPDATE CASCADE
 );
+SELECT pg_catalog.pg_extension_config_dump('gn_flux.error_log', '');
 CREATE INDEX ix_gn_flux_error_log_import_id ON gn_flux.error_log (import_id);
 CREATE INDEX ix_gn_flux_error_log_uuid ON gn_flux.error_log (uuid);
 COMMENT ON TABLE gn_flux.error_log IS
@@ -78,6 +83,7 @@ CREATE TABLE gn_flux.data_json (
     FOREIGN KEY (import_id) REFERENCES gn_flux.import_log (id) ON UPDATE CASCADE,
     CONSTRAINT unique_uuid UNIQUE (uuid)
 );
+SELECT pg_catalog.pg_extension_config_dump('gn_flux.data_json', '');
 -- GN2PG also creates ix_*_data_json_id_data (id_data) and ix_*_data_json_uuid (uuid): exact
 -- duplicates of the primary key's leading column and of unique_uuid. Every write paid for them
 -- (about 5 % of a full pull) and no query can use them that cannot use the key indexes.
@@ -105,6 +111,7 @@ CREATE TABLE gn_flux.metadata_json (
     FOREIGN KEY (import_id) REFERENCES gn_flux.import_log (id) ON UPDATE CASCADE,
     CONSTRAINT metadata_unique_uuid UNIQUE (uuid)
 );
+SELECT pg_catalog.pg_extension_config_dump('gn_flux.metadata_json', '');
 -- (GN2PG's ix_*_metadata_json_uuid duplicates metadata_unique_uuid: left out, as above.)
 COMMENT ON TABLE gn_flux.metadata_json IS
   'Acquisition frameworks and datasets (GN2PG 1.10 layout): level is ''acquisition framework'' or ''dataset''; dataset items carry ca_uuid.';

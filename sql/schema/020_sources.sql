@@ -20,8 +20,12 @@ CREATE TABLE gn_flux.source (
     update_overlap interval NOT NULL DEFAULT '10 minutes',
     paging text NOT NULL DEFAULT 'keyset',
     watermark timestamp without time zone,
-    created_at timestamptz NOT NULL DEFAULT now()
+    created_at timestamptz NOT NULL DEFAULT now(),
+    password_file text,
+    token_file text,
+    allow_insecure_http boolean NOT NULL DEFAULT false
 );
+SELECT pg_catalog.pg_extension_config_dump('gn_flux.source', '');
 COMMENT ON TABLE gn_flux.source IS
   'Remote GeoNature exports pulled by gn_flux.pull_source(). Rows may be changed with UPDATE; the same validation as gn_flux.add_source() applies. password and token are readable only by the owner and superusers.';
 COMMENT ON COLUMN gn_flux.source.name IS 'Source name, also the value of the source column of data_json, import_log, error_log (lower case letters, digits, _).';
@@ -41,12 +45,15 @@ COMMENT ON COLUMN gn_flux.source.read_timeout_ms IS 'NULL: the gn_flux.http_time
 COMMENT ON COLUMN gn_flux.source.module_path IS 'Path of the remote Export module; NULL: discovered from /api/gn_commons/modules.';
 COMMENT ON COLUMN gn_flux.source.update_overlap IS 'Update pulls start this long before the watermark (late commits on the remote side).';
 COMMENT ON COLUMN gn_flux.source.paging IS 'keyset (default; falls back to offset paging when the server ignores keyset bounds) or offset.';
+COMMENT ON COLUMN gn_flux.source.password_file IS 'File name, in the directory set by gn_flux.secrets_directory, holding the password (recommended over password: the secret never appears in SQL text or the server log). The file must be readable by the server''s OS user only (mode 600).';
+COMMENT ON COLUMN gn_flux.source.token_file IS 'File name, in gn_flux.secrets_directory, holding the export token (recommended over token; mode 600).';
+COMMENT ON COLUMN gn_flux.source.allow_insecure_http IS 'Send the login, password or token over plain http:// to a host that is not the local machine (default false: https is required for credentials, loopback excepted).';
 COMMENT ON COLUMN gn_flux.source.watermark IS 'Largest derniere_action seen by successful pulls (remote clock); the next update pull starts from it, minus update_overlap.';
 
 -- Secrets: other roles may read every column but password and token.
 REVOKE ALL ON gn_flux.source FROM PUBLIC;
 GRANT SELECT (name, url, export_id, login, data_type, query_strings, page_size, metadata_export_id, enabled,
               max_retries, retry_backoff_ms, connect_timeout_ms, read_timeout_ms, module_path,
-              update_overlap, paging, watermark, created_at)
+              update_overlap, paging, watermark, created_at, password_file, token_file, allow_insecure_http)
    ON gn_flux.source TO PUBLIC;
 -- The staging and log tables hold observation data: no grant; administrators grant what they need.

@@ -1,11 +1,12 @@
 //! Where export files may go (`gn_flux.export_directory`), who may write them, and writing them
-//! atomically: a hidden temporary file in the target directory, fsync, rename, fsync of the
-//! directory. Nothing is left behind after an error.
+//! atomically: a file created exclusively in a private temporary directory next to the target
+//! (random name, mode 0700), fsync, rename, fsync of the directory. Nothing is left behind after
+//! an error, and no name another user could prepare (a symbolic link) is ever opened.
 
 use crate::error::{GnFluxError, Kind};
 use crate::gucs;
 use pgrx::prelude::*;
-use std::os::unix::fs::PermissionsExt;
+use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
 use std::path::{Component, Path, PathBuf};
 
 const SET_DIRECTORY_HINT: &str = "A superuser sets it: ALTER SYSTEM SET gn_flux.export_directory = '/var/lib/postgresql/gn_flux_exports'; SELECT pg_reload_conf(); (the directory must exist and be writable by the server's OS user).";
@@ -53,8 +54,20 @@ fn allowed_root() -> Result<PathBuf, GnFluxError> {
     })
 }
 
-/// Resolves `dir` (absolute, or relative to gn_flux.export_directory), creates it if needed, and
-/// checks that it lies inside gn_flux.export_directory once symbolic links are resolved.
+/// The mode of an export file: public exports are readable by all (the web server that publishes
+/// them), private ones by the server's OS user only.
+pub fn file_mode(public: bool) -> u32 {
+    if public {
+        0o644
+    } else {
+        0o600
+    }
+}
+
+/// Resolves `dir` (absolute, or relative to gn_flux.export_directory) and checks that it lies
+/// inside gn_flux.export_directory once symbolic links are resolved, creating what is missing one
+/// level at a time: the deepest existing ancestor is resolved and checked before anything is
+/// created, and each new level is resolved and checked again (a link planted meanwhile is caught).
 pub fn allowed_directory(dir: Option<&str>) -> Result<PathBuf, GnFluxError> {
     let root = allowed_root()?;
     let dir = dir.map(str::trim).filter(|d| !d.is_empty()).ok_or_else(|| {
@@ -74,26 +87,61 @@ pub fn allowed_directory(dir: Option<&str>) -> Result<PathBuf, GnFluxError> {
     if requested.components().any(|c| c == Component::ParentDir) {
         return Err(outside());
     }
-    let full = if requested.is_absolute() {
-        requested.to_path_buf()
+    let full: PathBuf = if requested.is_absolute() {
+        requested.components().collect()
     } else {
-        root.join(requested)
+        root.join(requested).components().collect()
     };
-    if !full.starts_with(&root) && !std::fs::canonicalize(&full).is_ok_and(|c| c.starts_with(&root)) {
+    // The deepest existing ancestor, resolved; the names below it are to be created.
+    let mut missing: Vec<std::ffi::OsString> = Vec::new();
+    let mut probe = full.clone();
+    let mut current = loop {
+        match std::fs::canonicalize(&probe) {
+            Ok(resolved) => break resolved,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => match (probe.file_name(), probe.parent()) {
+                (Some(name), Some(parent)) => {
+                    missing.push(name.to_owned());
+                    probe = parent.to_path_buf();
+                }
+                _ => return Err(io_error(format!("could not resolve \"{}\"", full.display()), e)),
+            },
+            Err(e) => return Err(io_error(format!("could not resolve \"{}\"", probe.display()), e)),
+        }
+    };
+    if !current.starts_with(&root) {
         return Err(outside());
     }
-    if !full.is_dir() {
-        std::fs::create_dir_all(&full)
-            .map_err(|e| io_error(format!("could not create directory \"{}\"", full.display()), e))?;
-        // The server's umask (0077) would hide it from the web server that publishes the files.
-        let _ = std::fs::set_permissions(&full, std::fs::Permissions::from_mode(0o755));
+    for name in missing.into_iter().rev() {
+        let next = current.join(&name);
+        match std::fs::DirBuilder::new().mode(0o755).create(&next) {
+            Ok(()) => {
+                // The server's umask (0077) would hide it from the web server that publishes
+                // public files; widened through a descriptor, never by path.
+                if let Ok(d) = gn_export::safe_fs::open_dir_nofollow(&next) {
+                    let _ = d.set_permissions(std::fs::Permissions::from_mode(0o755));
+                }
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+            Err(e) => {
+                return Err(io_error(
+                    format!("could not create directory \"{}\"", next.display()),
+                    e,
+                ))
+            }
+        }
+        current = std::fs::canonicalize(&next)
+            .map_err(|e| io_error(format!("could not resolve \"{}\"", next.display()), e))?;
+        if !current.starts_with(&root) {
+            return Err(outside());
+        }
     }
-    let canonical =
-        std::fs::canonicalize(&full).map_err(|e| io_error(format!("could not resolve \"{}\"", full.display()), e))?;
-    if !canonical.starts_with(&root) {
-        return Err(outside());
+    if !current.is_dir() {
+        return Err(GnFluxError::invalid(
+            format!("\"{}\" is not a directory", current.display()),
+            "Give a directory inside gn_flux.export_directory.",
+        ));
     }
-    Ok(canonical)
+    Ok(current)
 }
 
 /// Splits a requested file path into its (checked) directory and file name.
@@ -103,7 +151,7 @@ pub fn allowed_file(path: Option<&str>) -> Result<PathBuf, GnFluxError> {
     })?;
     let p = Path::new(path);
     let name = match p.file_name() {
-        Some(n) if !path.ends_with('/') => n.to_owned(),
+        Some(n) if !path.ends_with('/') && !path.ends_with("/.") => n.to_owned(),
         _ => {
             return Err(GnFluxError::invalid(
                 format!("path \"{path}\" does not name a file"),
@@ -126,34 +174,53 @@ pub fn allowed_file(path: Option<&str>) -> Result<PathBuf, GnFluxError> {
     Ok(target)
 }
 
-/// A file being written next to its final path; removed unless committed.
+/// A file being written in a private directory (`.gn_flux-<random>.tmp`, mode 0700, created
+/// exclusively) next to its final path, then renamed over it; removed unless committed. The writers
+/// may create side files (journals, shapefile parts, xlsx scratch) next to `temp`: they all stay
+/// in the private directory, where nobody else can plant anything.
 pub struct AtomicFile {
+    dir: PathBuf,
     pub temp: PathBuf,
     target: PathBuf,
+    mode: u32,
     committed: bool,
 }
 
 impl AtomicFile {
-    pub fn new(target: &Path) -> AtomicFile {
-        let name = target
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_default();
-        let temp = target.with_file_name(format!(".{name}.gn_flux-{}.tmp", std::process::id()));
-        AtomicFile {
-            temp,
+    /// Prepares `target` to be written with `mode` (see [`file_mode`]).
+    pub fn create(target: &Path, mode: u32) -> Result<AtomicFile, GnFluxError> {
+        let (Some(parent), Some(name)) = (target.parent(), target.file_name()) else {
+            return Err(GnFluxError::invalid(
+                format!("\"{}\" does not name a file", target.display()),
+                "End the path with a file name, e.g. …/synthese.csv.",
+            ));
+        };
+        let dir = gn_export::safe_fs::create_private_dir(parent, "gn_flux").map_err(|e| {
+            io_error(
+                format!("could not create a temporary directory in \"{}\"", parent.display()),
+                e,
+            )
+        })?;
+        let file = AtomicFile {
+            temp: dir.join(name),
+            dir,
             target: target.to_path_buf(),
+            mode,
             committed: false,
-        }
+        };
+        gn_export::safe_fs::create_exclusive(&file.temp, mode)
+            .map_err(|e| io_error("could not create the temporary export file".into(), e))?;
+        Ok(file)
     }
 
-    /// fsync, rename over the target, fsync the directory. Returns the file's size.
+    /// Sets the mode (through the descriptor), fsync, rename over the target (a link there is
+    /// replaced, not followed), fsync the directory. Returns the file's size.
     pub fn commit(mut self) -> Result<u64, GnFluxError> {
-        // Readable by all, like the files of COPY … TO (the server's umask is 0077).
-        std::fs::set_permissions(&self.temp, std::fs::Permissions::from_mode(0o644))
+        let file = gn_export::safe_fs::open_nofollow(&self.temp)
+            .map_err(|e| io_error("could not reopen the export file".into(), e))?;
+        // The creation mode was reduced by the server's umask (0077).
+        file.set_permissions(std::fs::Permissions::from_mode(self.mode))
             .map_err(|e| io_error("could not set the export file's permissions".into(), e))?;
-        let file =
-            std::fs::File::open(&self.temp).map_err(|e| io_error("could not reopen the export file".into(), e))?;
         file.sync_all()
             .map_err(|e| io_error("could not fsync the export file".into(), e))?;
         let size = file.metadata().map(|m| m.len()).unwrap_or(0);
@@ -165,8 +232,9 @@ impl AtomicFile {
             )
         })?;
         self.committed = true;
+        let _ = std::fs::remove_dir_all(&self.dir);
         if let Some(dir) = self.target.parent() {
-            if let Ok(d) = std::fs::File::open(dir) {
+            if let Ok(d) = gn_export::safe_fs::open_dir_nofollow(dir) {
                 let _ = d.sync_all();
             }
         }
@@ -176,23 +244,23 @@ impl AtomicFile {
 
 impl Drop for AtomicFile {
     fn drop(&mut self) {
-        if !self.committed {
-            let _ = std::fs::remove_file(&self.temp);
-        }
+        // remove_dir_all does not follow links inside the directory.
+        let _ = std::fs::remove_dir_all(&self.dir);
     }
 }
 
-/// A private scratch directory (for export_view), removed on drop.
+/// A private scratch directory (for export_view): new, random, mode 0700; removed on drop.
 pub struct ScratchDir(pub PathBuf);
 
 impl ScratchDir {
     pub fn new() -> Result<ScratchDir, GnFluxError> {
-        let nanos = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_nanos())
-            .unwrap_or_default();
-        let dir = std::env::temp_dir().join(format!("gn_flux-export-{}-{nanos}", std::process::id()));
-        std::fs::create_dir_all(&dir).map_err(|e| io_error(format!("could not create \"{}\"", dir.display()), e))?;
+        let tmp = std::env::temp_dir();
+        let dir = gn_export::safe_fs::create_private_dir(&tmp, "gn_flux-export").map_err(|e| {
+            io_error(
+                format!("could not create a private directory in \"{}\"", tmp.display()),
+                e,
+            )
+        })?;
         Ok(ScratchDir(dir))
     }
 }

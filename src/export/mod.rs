@@ -28,6 +28,8 @@ struct Registered {
     pk: Option<String>,
     geometry_field: Option<String>,
     geometry_srid: Option<i32>,
+    /// Public exports are written readable by all, private ones by the server's OS user only.
+    public: bool,
 }
 
 fn registered(label: Option<&str>) -> Result<Registered, GnFluxError> {
@@ -39,7 +41,7 @@ fn registered(label: Option<&str>) -> Result<Registered, GnFluxError> {
     })?;
     let found = Spi::connect(|c| -> Result<Option<Registered>, GnFluxError> {
         let mut rows = c.select(
-            "SELECT id, label, schema_name, view_name, view_pk_column, geometry_field, geometry_srid FROM gn_flux.export WHERE label = $1",
+            "SELECT id, label, schema_name, view_name, view_pk_column, geometry_field, geometry_srid, public FROM gn_flux.export WHERE label = $1",
             Some(1),
             &[label.into()],
         )?;
@@ -52,6 +54,7 @@ fn registered(label: Option<&str>) -> Result<Registered, GnFluxError> {
             pk: r.get(5)?,
             geometry_field: r.get(6)?,
             geometry_srid: r.get(7)?,
+            public: r.get(8)?.unwrap_or(false),
         }))
     })?;
     found.ok_or_else(|| {
@@ -157,7 +160,7 @@ fn write_export(export: &Registered, format: Format, target: &Path, filters: &Fi
         },
     };
     let plan = plan::plan(&rel, format, filters, &hints)?;
-    let file = files::AtomicFile::new(target);
+    let file = files::AtomicFile::create(target, files::file_mode(export.public))?;
     let summary = stream::run(&plan, &file.temp)?;
     let sha256 = gn_export::sha256_file(&file.temp).map_err(|e| {
         GnFluxError::new(
@@ -348,26 +351,56 @@ struct Schedule {
     directory: String,
 }
 
+/// A row of gn_flux.export_schedule as a run sees it.
+struct ScheduleRow {
+    label: String,
+    format: String,
+    directory: String,
+    owner: String,
+    /// The current role made it, or is a superuser.
+    owned: bool,
+}
+
 fn run_schedule(schedule_id: i32) -> Result<String, GnFluxError> {
-    let found = Spi::connect(|c| -> Result<Option<(String, String, String)>, GnFluxError> {
+    let found = Spi::connect(|c| -> Result<Option<ScheduleRow>, GnFluxError> {
         let mut rows = c.select(
-            "SELECT e.label, s.format, s.directory FROM gn_flux.export_schedule s JOIN gn_flux.export e ON e.id = s.export_id WHERE s.id = $1",
+            "SELECT e.label, s.format, s.directory, s.created_by::text,
+                    s.created_by = current_user
+                      OR coalesce((SELECT r.rolsuper FROM pg_catalog.pg_roles r WHERE r.rolname = current_user), false)
+               FROM gn_flux.export_schedule s JOIN gn_flux.export e ON e.id = s.export_id WHERE s.id = $1",
             Some(1),
             &[schedule_id.into()],
         )?;
         let Some(r) = rows.next() else { return Ok(None) };
-        Ok(Some((
-            r.get(1)?.unwrap_or_default(),
-            r.get(2)?.unwrap_or_default(),
-            r.get(3)?.unwrap_or_default(),
-        )))
+        Ok(Some(ScheduleRow {
+            label: r.get(1)?.unwrap_or_default(),
+            format: r.get(2)?.unwrap_or_default(),
+            directory: r.get(3)?.unwrap_or_default(),
+            owner: r.get(4)?.unwrap_or_default(),
+            owned: r.get(5)?.unwrap_or(false),
+        }))
     })?;
-    let Some((label, format, directory)) = found else {
+    let Some(ScheduleRow {
+        label,
+        format,
+        directory,
+        owner,
+        owned,
+    }) = found
+    else {
         return Err(GnFluxError::unknown(
             format!("export schedule {schedule_id} does not exist"),
             "Remove the pg_cron job (SELECT cron.unschedule(jobid) FROM cron.job WHERE command LIKE '%_run_export_schedule%'), or schedule it again with gn_flux.schedule_export().",
         ));
     };
+    if !owned {
+        // The schedule's directory and file names belong to the role that scheduled it.
+        return Err(GnFluxError::new(
+            Kind::InsufficientPrivilege,
+            format!("permission denied: the {format} schedule of export \"{label}\" belongs to role \"{owner}\""),
+            "Only the role that scheduled an export (its pg_cron job runs as that role) or a superuser may run it: see SELECT label, format, run_as FROM gn_flux.export_status.",
+        ));
+    }
     let export = registered(Some(&label))?;
     let schedule = Schedule {
         format: plan::parse_format(Some(&format))?,
@@ -381,7 +414,7 @@ fn run_schedule(schedule_id: i32) -> Result<String, GnFluxError> {
     let outcome = in_subtransaction(|| -> Result<Written, GnFluxError> {
         files::check_file_privilege("a scheduled gn_flux export")?;
         let dir = files::allowed_directory(Some(&schedule.directory))?;
-        let target = dir.join(format!("{stem}_{stamp}.{ext}"));
+        let target = dir.join(gn_export::safe_fs::scheduled_file_name(&stem, &stamp, ext));
         let written = write_export(
             &export,
             schedule.format,
@@ -394,8 +427,11 @@ fn run_schedule(schedule_id: i32) -> Result<String, GnFluxError> {
         )?;
         // `<label>.<format>` always names the newest file, as GeoNature's scheduled exports do.
         let latest = dir.join(format!("{stem}.{ext}"));
-        let link_tmp = dir.join(format!(".{stem}.{ext}.gn_flux-{}.link", std::process::id()));
-        let _ = std::fs::remove_file(&link_tmp);
+        // A new random name: hard_link() fails rather than follow anything found there.
+        let link_tmp = dir.join(format!(
+            ".{stem}.{ext}.gn_flux-{}.link",
+            gn_export::safe_fs::random_token()
+        ));
         std::fs::hard_link(&written.path, &link_tmp)
             .and_then(|_| std::fs::rename(&link_tmp, &latest))
             .map_err(|e| {
@@ -421,7 +457,7 @@ fn run_schedule(schedule_id: i32) -> Result<String, GnFluxError> {
     )?;
     match result {
         Ok(_) => {
-            remove_expired(schedule_id)?;
+            remove_expired(schedule_id, &schedule.directory, &stem, ext)?;
             Ok("success".into())
         }
         Err(message) => {
@@ -437,11 +473,17 @@ fn run_schedule(schedule_id: i32) -> Result<String, GnFluxError> {
 
 /// Removes the files of earlier successful runs of a schedule older than
 /// gn_flux.export_retention_days; the newest file is always kept.
-fn remove_expired(schedule_id: i32) -> Result<(), GnFluxError> {
+///
+/// Only files this schedule names are removed, whatever gn_flux.export_log says: a logged path is
+/// removed only if its directory, resolved, is the schedule's directory and its name is exactly
+/// `<stem>_<YYYY_MM_DD_HHhMMmSS>.<ext>` for this export and format, and only a regular file there
+/// (never a link or a directory). Other rows are left as they are.
+fn remove_expired(schedule_id: i32, directory: &str, stem: &str, ext: &str) -> Result<(), GnFluxError> {
     let days = crate::gucs::EXPORT_RETENTION_DAYS.get();
     if days <= 0 {
         return Ok(());
     }
+    let dir = files::allowed_directory(Some(directory))?;
     let expired: Vec<(i64, String)> = Spi::connect(|c| -> Result<Vec<(i64, String)>, GnFluxError> {
         let mut out = Vec::new();
         for r in c.select(
@@ -457,12 +499,19 @@ fn remove_expired(schedule_id: i32) -> Result<(), GnFluxError> {
         }
         Ok(out)
     })?;
-    for (id, path) in expired {
-        match std::fs::remove_file(&path) {
+    for (id, logged) in expired {
+        let Some(file) = generated_file(&dir, &logged, stem, ext) else {
+            pgrx::debug1!("gn_flux: \"{logged}\" is not a file of export schedule {schedule_id}: not removed");
+            continue;
+        };
+        match std::fs::remove_file(&file) {
             Ok(()) => {}
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
             Err(e) => {
-                pgrx::warning!("gn_flux: could not remove expired export file \"{path}\": {e}");
+                pgrx::warning!(
+                    "gn_flux: could not remove expired export file \"{}\": {e}",
+                    file.display()
+                );
                 continue;
             }
         }
@@ -473,6 +522,42 @@ fn remove_expired(schedule_id: i32) -> Result<(), GnFluxError> {
     }
     Ok(())
 }
+
+/// The file retention may remove for a logged path: `dir/<name>` when the logged path's directory
+/// resolves to `dir` (the schedule's, resolved), the name is one the schedule generates, and what
+/// is there is a regular file or nothing.
+fn generated_file(dir: &Path, logged: &str, stem: &str, ext: &str) -> Option<PathBuf> {
+    let logged = Path::new(logged);
+    let name = logged.file_name()?.to_str()?;
+    if !gn_export::safe_fs::is_scheduled_file_name(name, stem, ext) {
+        return None;
+    }
+    let parent = std::fs::canonicalize(logged.parent()?).ok()?;
+    if parent != dir {
+        return None;
+    }
+    let file = dir.join(name);
+    match std::fs::symlink_metadata(&file) {
+        Ok(m) if m.file_type().is_file() => Some(file),
+        Ok(_) => None,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Some(file),
+        Err(_) => None,
+    }
+}
+
+/// `gn_flux._export_file_stem(label)`: the stem of an export's scheduled file names (GeoNature's
+/// rule), used by the trigger on gn_flux.export to refuse labels whose files would collide.
+#[pg_extern(immutable, parallel_safe, name = "_export_file_stem")]
+pub fn export_file_stem(label: &str) -> String {
+    gn_export::sanitize_file_stem(label)
+}
+
+extension_sql!(
+    r#"COMMENT ON FUNCTION gn_flux._export_file_stem(text) IS
+  'internal: stem of the scheduled file names of an export label (accents and punctuation removed, as GeoNature does)';"#,
+    name = "export_file_stem_comment",
+    requires = [export_file_stem]
+);
 
 #[cfg(any(test, feature = "pg_test"))]
 #[pg_schema]

@@ -53,7 +53,7 @@ step "Dedicated test cluster ${PG_MAJOR}/${CLUSTER} on port ${PORT}"
 ensure_cluster "$CLUSTER" "$PORT"
 stop_cluster "$CLUSTER"
 # An interrupted earlier run may have left its export directory in postgresql.auto.conf.
-sed -i '/^gn_flux\./d' "/var/lib/postgresql/${PG_MAJOR}/${CLUSTER}/postgresql.auto.conf" 2>/dev/null || true
+sed -i '/^\(gn_flux\.\|log_statement\|log_min_error_statement\)/d' "/var/lib/postgresql/${PG_MAJOR}/${CLUSTER}/postgresql.auto.conf" 2>/dev/null || true
 
 step "Mode 1: gn_flux NOT preloaded (plain CREATE EXTENSION)"
 configure_cluster "$CLUSTER" no ""
@@ -85,6 +85,71 @@ psql_as_postgres "$CLUSTER" gn_flux_e2e -c "CREATE EXTENSION gn_flux CASCADE"
 (cd "$ROOT" && GN_FLUX_E2E_DSN="host=127.0.0.1 port=${PORT} user=gn_flux_e2e password=gn_flux_e2e dbname=gn_flux_e2e" \
   cargo test -p gn_flux_e2e --test sessions -- --test-threads=1 --show-output)
 psql_as_postgres "$CLUSTER" postgres -c "DROP DATABASE gn_flux_e2e"
+
+step "Backups: pg_dump keeps every row gn_flux holds; a restored source goes on incrementally"
+for db in gn_flux_dump_src gn_flux_dump_dst; do
+  psql_as_postgres "$CLUSTER" postgres -c "DROP DATABASE IF EXISTS $db" -c "CREATE DATABASE $db"
+done
+reset_fake
+psql_as_postgres "$CLUSTER" gn_flux_dump_src >/dev/null <<SQL
+CREATE EXTENSION gn_flux CASCADE;
+SET gn_flux.progress_notices = off;
+SELECT gn_flux.add_source('dump_src', 'http://127.0.0.1:${FAKE_PORT}/geonature', 1, login => 'admin', password => 'admin', page_size => 500);
+SELECT status FROM gn_flux.pull_source('dump_src', 'full');
+SELECT gn_flux.add_source('dump_down', 'http://127.0.0.1:9/geonature', 1, probe => false, max_retries => 0, connect_timeout_ms => 200);
+SELECT status FROM gn_flux.pull_source('dump_down', 'full');
+CREATE TABLE public.dump_obs (id integer PRIMARY KEY, name text);
+INSERT INTO public.dump_obs VALUES (1, 'a');
+INSERT INTO gn_flux.licence (name_licence, url_licence) VALUES ('Local licence', 'https://example.org/licence');
+SELECT gn_flux.add_export('Dump export', 'public', 'dump_obs', licence => 'Local licence');
+SQL
+runuser -u postgres -- pg_dump -h "$PG_SOCKET_DIR" -p "$PORT" -Fc -f "$WORK/gn_flux.dump" gn_flux_dump_src
+runuser -u postgres -- pg_restore -h "$PG_SOCKET_DIR" -p "$PORT" --exit-on-error -d gn_flux_dump_dst "$WORK/gn_flux.dump"
+fingerprint_rows() { # db
+  psql_as_postgres "$CLUSTER" "$1" -At <<'SQL'
+SELECT c.relname || ' ' || (xpath('/row/n/text()', query_to_xml(format('SELECT count(*) AS n FROM %I.%I', n.nspname, c.relname), false, true, '')))[1]::text
+       || ' ' || (xpath('/row/h/text()', query_to_xml(format('SELECT md5(coalesce(string_agg(t::text, %L ORDER BY t::text), %L)) AS h FROM %I.%I t', '|', '', n.nspname, c.relname), false, true, '')))[1]::text
+  FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+ WHERE n.nspname = 'gn_flux' AND c.relkind = 'r'
+ ORDER BY 1;
+SELECT 'sequence ' || sequencename || ' ' || coalesce(last_value, 0) FROM pg_sequences WHERE schemaname = 'gn_flux' ORDER BY 1;
+SQL
+}
+fingerprint_rows gn_flux_dump_src >"$WORK/dump_src.txt"
+fingerprint_rows gn_flux_dump_dst >"$WORK/dump_dst.txt"
+diff -u "$WORK/dump_src.txt" "$WORK/dump_dst.txt" || die "a restored database differs from the dumped one"
+staged="$(psql_as_postgres "$CLUSTER" gn_flux_dump_dst -At -c "SELECT count(*) FROM gn_flux.data_json WHERE source = 'dump_src'")"
+expect_eq "backups: the restored database has the staged rows" "$staged" "2000"
+echo "ok - backups: every gn_flux table and sequence restored identically ($(wc -l <"$WORK/dump_src.txt") tables and sequences)"
+got="$(psql_as_postgres "$CLUSTER" gn_flux_dump_dst -At -c "SET gn_flux.progress_notices = off" \
+  -c "SELECT mode || ' ' || status FROM gn_flux.pull_source('dump_src')")"
+# (a sequence left behind would make this INSERT into import_log collide with a restored id)
+expect_eq "backups: the next pull of a restored source is incremental" "$got" "update success"
+for db in gn_flux_dump_src gn_flux_dump_dst; do psql_as_postgres "$CLUSTER" postgres -c "DROP DATABASE $db"; done
+
+step "Secrets: a failed add_source with password_file leaves no secret in the server log"
+SECRETS_DIR="$WORK/secrets"
+install -d -o postgres -g postgres -m 700 "$SECRETS_DIR"
+printf 'Sup3r-S3cret-pw\n' >"$SECRETS_DIR/leak.password"
+chown postgres:postgres "$SECRETS_DIR/leak.password"
+chmod 600 "$SECRETS_DIR/leak.password"
+LOGFILE="/var/log/postgresql/postgresql-${PG_MAJOR}-${CLUSTER}.log"
+psql_as_postgres "$CLUSTER" postgres -c "ALTER SYSTEM SET gn_flux.secrets_directory = '$SECRETS_DIR'" \
+  -c "ALTER SYSTEM SET log_statement = 'all'" -c "ALTER SYSTEM SET log_min_error_statement = 'error'" -c "SELECT pg_reload_conf()" >/dev/null
+psql_as_postgres "$CLUSTER" postgres -c "DROP DATABASE IF EXISTS gn_flux_secrets" -c "CREATE DATABASE gn_flux_secrets" >/dev/null
+psql_as_postgres "$CLUSTER" gn_flux_secrets -c "CREATE EXTENSION gn_flux CASCADE" >/dev/null
+log_before="$(wc -c <"$LOGFILE")"
+if psql_as_postgres "$CLUSTER" gn_flux_secrets -c "SELECT gn_flux.add_source('leak_test', 'http://127.0.0.1:${FAKE_PORT}/geonature', 1, login => 'admin', password_file => 'leak.password', max_retries => 0)" 2>"$WORK/leak.err"; then
+  die "add_source with a wrong password should have failed"
+fi
+grep -q "authentication failed" "$WORK/leak.err" || { cat "$WORK/leak.err"; die "add_source failed for another reason"; }
+sleep 0.5
+tail -c +"$((log_before + 1))" "$LOGFILE" >"$WORK/leak.log"
+grep -q "leak.password" "$WORK/leak.log" || die "the failed statement was not logged: the check would prove nothing"
+if grep -q "Sup3r-S3cret-pw" "$WORK/leak.log" "$WORK/leak.err"; then die "the secret reached the server log or the client"; fi
+echo "ok - secrets: the failed statement is in the server log ($(wc -l <"$WORK/leak.log") lines), the secret is not"
+psql_as_postgres "$CLUSTER" postgres -c "ALTER SYSTEM RESET gn_flux.secrets_directory" -c "ALTER SYSTEM RESET log_statement" \
+  -c "ALTER SYSTEM RESET log_min_error_statement" -c "SELECT pg_reload_conf()" -c "DROP DATABASE gn_flux_secrets" >/dev/null
 
 step "Exports end to end: files read back by GDAL, CSV, XLSX, zip and JSON readers; pg_cron schedules"
 EXPORT_DIR="$WORK/exports"

@@ -151,7 +151,10 @@ fn every_format_is_read_back_by_a_real_reader() {
         assert_eq!(bytes as usize, content.len(), "{format}");
         use std::os::unix::fs::PermissionsExt;
         let mode = std::fs::metadata(&target).unwrap().permissions().mode() & 0o777;
-        assert_eq!(mode, 0o644, "{format}: readable by the web server that publishes it");
+        assert_eq!(
+            mode, 0o600,
+            "{format}: a private export is readable by the server's OS user only"
+        );
         assert_eq!(sha, sha256_hex(&content), "{format}");
         match format {
             "csv" => {
@@ -592,4 +595,251 @@ fn scheduled_exports_run_through_pg_cron_and_are_logged() {
         .unwrap()
         .get(0);
     assert_eq!(jobs, 0);
+}
+
+fn chown_postgres(p: &Path) {
+    std::os::unix::fs::chown(p, Some(postgres_uid()), None).unwrap();
+}
+
+fn entries(dir: &Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    names
+}
+
+fn code(err: &postgres::Error) -> Option<&str> {
+    err.code().map(|c| c.code())
+}
+
+/// File modes follow the export's `public` flag, and a symbolic link at the target name is
+/// replaced by the rename, never written through.
+#[test]
+fn file_modes_follow_the_public_flag_and_links_at_the_target_are_replaced() {
+    use std::os::unix::fs::PermissionsExt;
+    let mut c = connect();
+    setup(&mut c);
+    c.batch_execute("SELECT gn_flux.add_export('E2E Public', 'e2e_exp', 'v_obs', public => true)")
+        .unwrap();
+    let dir = export_dir().join("modes");
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    chown_postgres(&dir);
+    for (label, file, want) in [("E2E Obs", "private.csv", 0o600), ("E2E Public", "public.csv", 0o644)] {
+        let target = dir.join(file);
+        c.query_one(
+            "SELECT rows FROM gn_flux.export_to_file($1::text, 'csv', $2::text)",
+            &[&label, &target.display().to_string()],
+        )
+        .unwrap();
+        let mode = std::fs::metadata(&target).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, want, "{label}");
+    }
+    // A link planted at the target name, pointing outside: replaced, its target untouched.
+    let outside = scratch("link_victim");
+    chown_postgres(&outside);
+    let victim = outside.join("victim.txt");
+    std::fs::write(&victim, "keep\n").unwrap();
+    chown_postgres(&victim);
+    let linked = dir.join("linked.csv");
+    std::os::unix::fs::symlink(&victim, &linked).unwrap();
+    c.query_one(
+        "SELECT rows FROM gn_flux.export_to_file('E2E Obs', 'csv', $1::text)",
+        &[&linked.display().to_string()],
+    )
+    .unwrap();
+    assert_eq!(std::fs::read_to_string(&victim).unwrap(), "keep\n");
+    let meta = std::fs::symlink_metadata(&linked).unwrap();
+    assert!(meta.file_type().is_file(), "the link was replaced by the export file");
+    assert_eq!(meta.permissions().mode() & 0o777, 0o600);
+    // No temporary file or directory is left behind.
+    assert_eq!(entries(&dir), ["linked.csv", "private.csv", "public.csv"]);
+}
+
+/// A directory reached through a symbolic link leading outside gn_flux.export_directory is
+/// refused before anything is created (export_to_file and schedule_export alike).
+#[test]
+fn directories_escaping_through_a_link_create_nothing_outside() {
+    let mut c = connect();
+    setup(&mut c);
+    let outside = scratch("escape_outside");
+    chown_postgres(&outside);
+    let link = export_dir().join("escape");
+    let _ = std::fs::remove_file(&link);
+    std::os::unix::fs::symlink(&outside, &link).unwrap();
+    let err = c
+        .query_one(
+            "SELECT * FROM gn_flux.export_to_file('E2E Obs', 'csv', $1::text)",
+            &[&link.join("a/b/obs.csv").display().to_string()],
+        )
+        .unwrap_err();
+    assert_eq!(code(&err), Some("42501"), "{err}");
+    let err = c
+        .query_one(
+            "SELECT gn_flux.schedule_export('E2E Obs', 'csv', 'escape/nightly', '0 3 1 1 *')",
+            &[],
+        )
+        .unwrap_err();
+    assert_eq!(code(&err), Some("42501"), "{err}");
+    assert!(entries(&outside).is_empty(), "created outside: {:?}", entries(&outside));
+    std::fs::remove_file(&link).unwrap();
+}
+
+/// Two labels giving the same file stem (Synthèse / Synthese) would replace each other's
+/// scheduled files: the second is refused.
+#[test]
+fn labels_with_the_same_file_stem_are_refused() {
+    let mut c = connect();
+    setup(&mut c);
+    let err = c
+        .batch_execute("SELECT gn_flux.add_export('E2E Öbs', 'e2e_exp', 'v_obs')")
+        .unwrap_err();
+    assert_eq!(code(&err), Some("42710"), "{err}");
+    let db = err.as_db_error().unwrap();
+    assert!(db.message().contains("E2E_Obs"), "{}", db.message());
+    assert!(db.hint().is_some());
+}
+
+/// As non-superuser members of pg_write_server_files: another role's schedule can be neither
+/// changed nor run, its runs cannot be forged, and retention removes only the files a schedule
+/// generated in its own directory, whatever gn_flux.export_log says.
+#[test]
+fn schedules_and_logs_belong_to_their_owner_and_retention_removes_only_its_files() {
+    let mut c = connect();
+    setup(&mut c);
+    c.batch_execute(
+        "DROP ROLE IF EXISTS e2e_exp_alice; DROP ROLE IF EXISTS e2e_exp_bob;
+         CREATE ROLE e2e_exp_alice; CREATE ROLE e2e_exp_bob;
+         GRANT pg_write_server_files TO e2e_exp_alice, e2e_exp_bob;
+         GRANT USAGE ON SCHEMA cron, e2e_exp TO e2e_exp_alice, e2e_exp_bob;
+         GRANT SELECT ON e2e_exp.v_obs TO e2e_exp_alice, e2e_exp_bob;
+         SELECT gn_flux.add_export('E2E Bob', 'e2e_exp', 'v_obs');",
+    )
+    .unwrap();
+    let alice_dir = export_dir().join("alice");
+    let bob_dir = export_dir().join("bob");
+    for d in [&alice_dir, &bob_dir] {
+        let _ = std::fs::remove_dir_all(d);
+    }
+    c.batch_execute("SET ROLE e2e_exp_alice").unwrap();
+    let alice_job: i64 = c
+        .query_one(
+            "SELECT gn_flux.schedule_export('E2E Obs', 'csv', $1::text, '0 3 1 1 *')",
+            &[&alice_dir.display().to_string()],
+        )
+        .unwrap()
+        .get(0);
+    assert!(alice_job > 0);
+    c.batch_execute("RESET ROLE").unwrap();
+    let alice_schedule: i32 = c
+        .query_one("SELECT s.id FROM gn_flux.export_schedule s JOIN gn_flux.export e ON e.id = s.export_id WHERE e.label = 'E2E Obs'", &[])
+        .unwrap()
+        .get(0);
+
+    c.batch_execute("SET ROLE e2e_exp_bob").unwrap();
+    let updated = c
+        .execute(
+            "UPDATE gn_flux.export_schedule SET directory = '/tmp', export_id = (SELECT id FROM gn_flux.export WHERE label = 'E2E Bob') WHERE id = $1",
+            &[&alice_schedule],
+        )
+        .unwrap();
+    assert_eq!(updated, 0, "another role's schedule is out of reach");
+    let err = c
+        .query_one(
+            "SELECT gn_flux.schedule_export('E2E Obs', 'csv', $1::text, '* * * * *')",
+            &[&bob_dir.display().to_string()],
+        )
+        .unwrap_err();
+    assert_eq!(code(&err), Some("42501"), "{err}");
+    let err = c
+        .query_one("SELECT gn_flux._run_export_schedule($1)", &[&alice_schedule])
+        .unwrap_err();
+    assert_eq!(code(&err), Some("42501"), "{err}");
+    let err = c
+        .execute(
+            "INSERT INTO gn_flux.export_log (label, format, schedule_id, started_at, ended_at, status, path)
+             VALUES ('E2E Obs', 'csv', $1, now(), now(), 'success', '/etc/hostname')",
+            &[&alice_schedule],
+        )
+        .unwrap_err();
+    assert_eq!(code(&err), Some("42501"), "{err}");
+    c.batch_execute("RESET ROLE").unwrap();
+    let row = c
+        .query_one(
+            "SELECT directory, created_by::text FROM gn_flux.export_schedule WHERE id = $1",
+            &[&alice_schedule],
+        )
+        .unwrap();
+    assert_eq!(PathBuf::from(row.get::<_, String>(0)), alice_dir);
+    assert_eq!(row.get::<_, String>(1), "e2e_exp_alice");
+
+    // Bob's own schedule, one run, then forged log rows for it.
+    c.batch_execute("SET ROLE e2e_exp_bob").unwrap();
+    c.query_one(
+        "SELECT gn_flux.schedule_export('E2E Bob', 'csv', $1::text, '0 3 1 1 *')",
+        &[&bob_dir.display().to_string()],
+    )
+    .unwrap();
+    c.batch_execute("RESET ROLE").unwrap();
+    let bob_schedule: i32 = c
+        .query_one("SELECT s.id FROM gn_flux.export_schedule s JOIN gn_flux.export e ON e.id = s.export_id WHERE e.label = 'E2E Bob'", &[])
+        .unwrap()
+        .get(0);
+    let outside = scratch("retention_victim");
+    chown_postgres(&outside);
+    let precious = outside.join("E2E_Bob_2020_01_01_03h00m00.csv");
+    let not_generated = bob_dir.join("notes.csv");
+    let elsewhere = alice_dir.join("E2E_Bob_2020_01_01_03h00m00.csv");
+    let expired = bob_dir.join("E2E_Bob_2020_01_01_03h00m00.csv");
+    for f in [&precious, &not_generated, &elsewhere, &expired] {
+        std::fs::write(f, "keep\n").unwrap();
+        chown_postgres(f);
+    }
+    c.batch_execute("SET ROLE e2e_exp_bob").unwrap();
+    let status: String = c
+        .query_one("SELECT gn_flux._run_export_schedule($1)", &[&bob_schedule])
+        .unwrap()
+        .get(0);
+    assert_eq!(status, "success");
+    for f in [&precious, &not_generated, &elsewhere, &expired] {
+        c.execute(
+            "INSERT INTO gn_flux.export_log (export_id, label, format, schedule_id, started_at, ended_at, status, path)
+             SELECT id, 'E2E Bob', 'csv', $1, now() - interval '30 days', now() - interval '30 days', 'success', $2::text
+               FROM gn_flux.export WHERE label = 'E2E Bob'",
+            &[&bob_schedule, &f.display().to_string()],
+        )
+        .unwrap();
+    }
+    // The newest run's file is never removed: run once more so the first run is not the newest.
+    std::thread::sleep(Duration::from_millis(1100));
+    let status: String = c
+        .query_one("SELECT gn_flux._run_export_schedule($1)", &[&bob_schedule])
+        .unwrap()
+        .get(0);
+    assert_eq!(status, "success");
+    c.batch_execute("RESET ROLE").unwrap();
+    assert_eq!(
+        std::fs::read_to_string(&precious).unwrap(),
+        "keep\n",
+        "outside the export directory"
+    );
+    assert!(not_generated.exists(), "not a name the schedule generates");
+    assert!(elsewhere.exists(), "in another schedule's directory");
+    assert!(!expired.exists(), "an expired file of the schedule itself is removed");
+
+    c.batch_execute(
+        "SELECT gn_flux.drop_export(label) FROM gn_flux.export WHERE label IN ('E2E Obs', 'E2E Bob');
+         DROP OWNED BY e2e_exp_alice, e2e_exp_bob; DROP ROLE e2e_exp_alice; DROP ROLE e2e_exp_bob;",
+    )
+    .unwrap();
+    let jobs: i64 = c
+        .query_one(
+            "SELECT count(*) FROM cron.job WHERE jobname LIKE 'gn_flux_export_%'",
+            &[],
+        )
+        .unwrap()
+        .get(0);
+    assert_eq!(jobs, 0, "the superuser removed both roles' pg_cron jobs");
 }

@@ -257,3 +257,59 @@ fn progress_notices_during_long_pulls_can_be_switched_off() {
         notices.lock().unwrap()
     );
 }
+
+/// CALL gn_flux.pull_all() commits each source on its own: cancelling it while the second source
+/// waits on the network keeps the first source's rows and its success in import_log.
+#[test]
+fn pull_all_keeps_the_sources_already_pulled_when_cancelled() {
+    let gn_a = stand_in(300);
+    let gn_b = stand_in(300);
+    let mut a = connect();
+    fresh(&mut a);
+    add_source(&mut a, "e2e_all_a", &gn_a);
+    add_source(&mut a, "e2e_all_b", &gn_b);
+    // b's first export page hangs long enough to cancel the call there
+    gn_b.add_fault(FaultRule {
+        path: "/api/exports".into(),
+        action: FaultAction::Delay { ms: 20_000 },
+        times: 1,
+        after: 0,
+    });
+    let pid: i32 = a.query_one("SELECT pg_backend_pid()", &[]).unwrap().get(0);
+    let canceller = std::thread::spawn(move || {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while !gn_b.requests().iter().any(|r| r.contains("/api/exports/api/1")) {
+            assert!(Instant::now() < deadline, "pull_all never reached the second source");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let mut b = connect();
+        b.execute("SELECT pg_cancel_backend($1)", &[&pid]).unwrap();
+        gn_b
+    });
+    let r = a.batch_execute("CALL gn_flux.pull_all()");
+    let _gn_b = canceller.join().unwrap();
+    let e = r.expect_err("the call was cancelled");
+    assert_eq!(sqlstate(&e), "57014", "{e}");
+    let kept: i64 = a
+        .query_one("SELECT count(*) FROM gn_flux.data_json WHERE source = 'e2e_all_a'", &[])
+        .unwrap()
+        .get(0);
+    assert_eq!(kept, 300, "the first source's pull was committed before the cancel");
+    let b_rows: i64 = a
+        .query_one("SELECT count(*) FROM gn_flux.data_json WHERE source = 'e2e_all_b'", &[])
+        .unwrap()
+        .get(0);
+    assert_eq!(b_rows, 0);
+    let status: String = a
+        .query_one("SELECT last_status FROM gn_flux.status WHERE source = 'e2e_all_a'", &[])
+        .unwrap()
+        .get(0);
+    assert_eq!(status, "success");
+    // and no lock is left behind: the second source can be pulled at once
+    let st: String = a
+        .query_one("SELECT status FROM gn_flux.pull_source('e2e_all_b', 'full')", &[])
+        .unwrap()
+        .get(0);
+    assert_eq!(st, "success");
+    fresh(&mut a);
+}

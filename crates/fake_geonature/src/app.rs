@@ -4,6 +4,7 @@ use crate::auth::{Auth, User};
 use crate::data::{columns, ColumnDef, Shape, AF_COUNT};
 use crate::faults::{FaultAction, FaultRule, Faults};
 use crate::http::{Request, Response};
+pub use crate::mutation::{MutationRequest, MutationResult};
 use crate::store::{PageRequest, Store};
 use chrono::{NaiveDateTime, Utc};
 use gn_protocol::auth::{LoginRequest, INCORRECT_LOGIN, REMEMBER_COOKIE, SESSION_COOKIE};
@@ -103,30 +104,6 @@ pub fn default_exports() -> Vec<ExportDef> {
     ]
 }
 
-/// What a mutation request asks for.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
-pub struct MutationRequest {
-    #[serde(default)]
-    pub insert: u64,
-    #[serde(default)]
-    pub update: u64,
-    #[serde(default)]
-    pub delete: u64,
-    #[serde(default)]
-    pub update_ids: Vec<i64>,
-    #[serde(default)]
-    pub delete_ids: Vec<i64>,
-}
-
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-pub struct MutationResult {
-    pub inserted: Vec<i64>,
-    pub updated: Vec<i64>,
-    pub deleted: Vec<i64>,
-    /// The server-clock instant stamped on every changed row.
-    pub at: String,
-}
-
 const REQUEST_LOG_CAP: usize = 200_000;
 
 pub struct State {
@@ -136,6 +113,8 @@ pub struct State {
     pub clock_offset_ms: i64,
     pub requests: VecDeque<String>,
     pub request_count: u64,
+    /// The body of the last 200 reply of the export API (for the `repeat` fault).
+    pub last_export_reply: Option<Vec<u8>>,
 }
 
 pub struct App {
@@ -204,7 +183,10 @@ impl App {
     }
 
     pub fn mutate(&self, m: &MutationRequest) -> MutationResult {
-        let at = self.now();
+        let at =
+            m.at.as_deref()
+                .and_then(gn_protocol::time::parse_timestamp)
+                .unwrap_or_else(|| self.now());
         let mut st = write(&self.state);
         let store = &mut st.store;
         let mut update = m.update_ids.clone();
@@ -261,9 +243,24 @@ impl App {
             }
             Some(FaultAction::Delay { ms }) => delay = Some(Duration::from_millis(ms)),
             Some(FaultAction::Truncate) => truncate = true,
+            Some(FaultAction::Mutate { mutation }) => {
+                self.mutate(&mutation);
+            }
+            Some(FaultAction::Huge { bytes, chunked }) => return self.finish(huge_reply(bytes, chunked)),
+            Some(FaultAction::Repeat) => {
+                if let Some(body) = read(&self.state).last_export_reply.clone() {
+                    return self.finish(Response::json(200, body));
+                }
+            }
+            Some(FaultAction::Reply { status, body }) => return self.finish(Response::json(status, body)),
             None => {}
         }
         let mut resp = self.route(&req, &path, &request_id);
+        if resp.status == 200 && path.starts_with(&format!("/api/{}/api/", self.exports_module_path)) {
+            if let crate::http::Body::Full(b) = &resp.body {
+                write(&self.state).last_export_reply = Some(b.clone());
+            }
+        }
         resp.delay = delay;
         if truncate {
             resp.truncate = true;
@@ -621,6 +618,7 @@ impl App {
                 st.clock_offset_ms = 0;
                 st.requests.clear();
                 st.request_count = 0;
+                st.last_export_reply = None;
                 ok(json!({"reset": true}))
             }
             ("POST", "/_control/mutate") => match serde_json::from_slice::<MutationRequest>(&req.body) {
@@ -690,6 +688,32 @@ impl App {
             .iter()
             .find(|e| e.id == export_id)
             .map(|e| licence(e.id_licence))
+    }
+}
+
+/// A 200 whose JSON-looking body is `bytes` long (`[` then spaces): with a Content-Length, or
+/// streamed in chunks without one.
+fn huge_reply(bytes: u64, chunked: bool) -> Response {
+    let fill = move |out: &mut dyn Write| -> io::Result<()> {
+        let chunk = [b' '; 64 * 1024];
+        let mut left = bytes;
+        if left > 0 {
+            out.write_all(b"[")?;
+            left -= 1;
+        }
+        while left > 0 {
+            let n = left.min(chunk.len() as u64) as usize;
+            out.write_all(&chunk[..n])?;
+            left -= n as u64;
+        }
+        Ok(())
+    };
+    if chunked {
+        Response::stream(200, "application/json", Box::new(fill))
+    } else {
+        let mut buf = Vec::with_capacity(bytes.min(1 << 30) as usize);
+        let _ = fill(&mut buf);
+        Response::json(200, buf)
     }
 }
 

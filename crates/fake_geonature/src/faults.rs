@@ -1,5 +1,6 @@
 //! Fault injection: rules that make matching requests fail, and server-wide misbehaviours.
 
+use crate::mutation::MutationRequest;
 use serde::{Deserialize, Serialize};
 
 /// What a rule does to a matching request.
@@ -18,6 +19,28 @@ pub enum FaultAction {
     Truncate,
     /// Send a 200 with a body that is not JSON.
     Garbage,
+    /// Apply this mutation when the rule fires, then answer normally (a change in the middle of
+    /// a walk; choose the request with `after`).
+    Mutate { mutation: MutationRequest },
+    /// Send a 200 whose body is `bytes` long (`[` then spaces): with a Content-Length, or
+    /// `chunked` without one.
+    Huge {
+        bytes: u64,
+        #[serde(default)]
+        chunked: bool,
+    },
+    /// Answer the body of the previous 200 export reply again, whatever was asked (a stuck cache).
+    Repeat,
+    /// Answer this JSON body with this status (default 200), e.g. a hand-made export page.
+    Reply {
+        #[serde(default = "ok_status")]
+        status: u16,
+        body: String,
+    },
+}
+
+fn ok_status() -> u16 {
+    200
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -92,5 +115,42 @@ mod tests {
         assert_eq!(f.take("/api/exports/api/1"), want);
         assert_eq!(f.take("/api/exports/api/1"), None);
         assert!(f.rules.is_empty());
+    }
+
+    #[test]
+    fn new_actions_parse() {
+        let f: Faults = serde_json::from_str(
+            r#"{"rules": [
+                {"path": "/api/exports", "kind": "mutate", "mutation": {"delete_ids": [3, 4]}, "after": 5},
+                {"kind": "huge", "bytes": 1000, "chunked": true},
+                {"kind": "repeat", "times": 3},
+                {"kind": "reply", "body": "{}"}]}"#,
+        )
+        .unwrap();
+        assert_eq!(
+            f.rules[0].action,
+            FaultAction::Mutate {
+                mutation: MutationRequest {
+                    delete_ids: vec![3, 4],
+                    ..MutationRequest::default()
+                }
+            }
+        );
+        assert_eq!(f.rules[0].after, 5);
+        assert_eq!(
+            f.rules[1].action,
+            FaultAction::Huge {
+                bytes: 1000,
+                chunked: true
+            }
+        );
+        assert_eq!((&f.rules[2].action, f.rules[2].times), (&FaultAction::Repeat, 3));
+        assert_eq!(
+            f.rules[3].action,
+            FaultAction::Reply {
+                status: 200,
+                body: "{}".into()
+            }
+        );
     }
 }

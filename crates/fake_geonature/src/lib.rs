@@ -17,6 +17,7 @@ pub mod auth;
 pub mod data;
 pub mod faults;
 pub mod http;
+pub mod mutation;
 pub mod store;
 
 pub use app::{default_exports, ExportDef, MutationRequest, MutationResult, ShapeName};
@@ -79,6 +80,7 @@ impl FakeGeoNature {
             clock_offset_ms: 0,
             requests: VecDeque::new(),
             request_count: 0,
+            last_export_reply: None,
         };
         let app = Arc::new(App::new(
             prefix,

@@ -43,7 +43,26 @@ pub struct SourceConfig {
     /// Timeout of one attempt, from sending the request to the end of the reply body.
     pub read_timeout: Duration,
     pub user_agent: String,
+    /// Passes of an offset (page-index) walk: a pass that saw the export change (its `total` or
+    /// page 0's `total_filtered` moved, or new deletions were reported) is walked again from
+    /// page 0, at most this many passes in all (at least 1). Keyset walks need one pass.
+    pub max_walk_passes: u32,
+    /// Largest reply body accepted (bytes); a larger one fails at once, not retried.
+    pub max_reply_bytes: u64,
+    /// Longest a session (a pull, a probe) may run, checked before each request and during
+    /// backoff sleeps; `None` = no limit.
+    pub max_run_time: Option<Duration>,
+    /// Send credentials (login/password, token) over plain `http://` to a host that is not a
+    /// loopback address. Off by default: use https, or allow it for a trusted network.
+    pub allow_insecure_http: bool,
+    /// A PEM file of extra trusted CA certificates (an internal certificate authority).
+    pub ca_file: Option<std::path::PathBuf>,
 }
+
+/// Default of [`SourceConfig::max_walk_passes`].
+pub const DEFAULT_MAX_WALK_PASSES: u32 = 3;
+/// Default of [`SourceConfig::max_reply_bytes`]: 64 MiB.
+pub const DEFAULT_MAX_REPLY_BYTES: u64 = 64 << 20;
 
 impl Default for SourceConfig {
     fn default() -> Self {
@@ -64,6 +83,11 @@ impl Default for SourceConfig {
             connect_timeout: Duration::from_secs(10),
             read_timeout: Duration::from_secs(120),
             user_agent: format!("gn_flux/{} (gn_client)", env!("CARGO_PKG_VERSION")),
+            max_walk_passes: DEFAULT_MAX_WALK_PASSES,
+            max_reply_bytes: DEFAULT_MAX_REPLY_BYTES,
+            max_run_time: None,
+            allow_insecure_http: false,
+            ca_file: None,
         }
     }
 }
@@ -88,6 +112,11 @@ impl std::fmt::Debug for SourceConfig {
             .field("connect_timeout", &self.connect_timeout)
             .field("read_timeout", &self.read_timeout)
             .field("user_agent", &self.user_agent)
+            .field("max_walk_passes", &self.max_walk_passes)
+            .field("max_reply_bytes", &self.max_reply_bytes)
+            .field("max_run_time", &self.max_run_time)
+            .field("allow_insecure_http", &self.allow_insecure_http)
+            .field("ca_file", &self.ca_file)
             .finish()
     }
 }
@@ -96,6 +125,11 @@ impl SourceConfig {
     /// Whether both a login and a password are configured.
     pub fn has_credentials(&self) -> bool {
         self.login.is_some() && self.password.is_some()
+    }
+
+    /// Whether anything secret (a login, a password or a token) would be sent to the server.
+    pub fn sends_secrets(&self) -> bool {
+        self.login.is_some() || self.password.is_some() || self.token.is_some()
     }
 
     /// The secrets to mask in any text that leaves the client (non-empty ones only).

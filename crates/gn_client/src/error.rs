@@ -88,6 +88,42 @@ pub enum ClientError {
     #[error("cancelled")]
     Cancelled,
 
+    /// A reply body larger than `max_reply_bytes` (announced by Content-Length or read);
+    /// not retried.
+    #[error("the reply of {url}{} is larger than {limit} bytes", context(.page, None))]
+    ReplyTooLarge {
+        url: String,
+        page: Option<u64>,
+        limit: u64,
+        /// The Content-Length the server announced, if any.
+        announced: Option<u64>,
+    },
+
+    /// The export walk stopped moving forward (a keyset bound that does not advance, the same
+    /// page again): a broken or hostile server; not retried.
+    #[error("the export walk at {url} makes no progress{}: {reason}", context(.page, None))]
+    NoProgress {
+        url: String,
+        page: Option<u64>,
+        reason: String,
+    },
+
+    /// The run took longer than `max_run_time`.
+    #[error("the run at {url} exceeded its maximum run time of {} s{}", .limit.as_secs_f64(), context(.page, None))]
+    RunTimeExceeded {
+        url: String,
+        page: Option<u64>,
+        limit: Duration,
+    },
+
+    /// Credentials would travel in clear text over plain http to a host that is not loopback.
+    #[error("refusing to send credentials over plain http to {url}")]
+    InsecureTransport { url: String },
+
+    /// The extra CA certificate file cannot be used.
+    #[error("cannot use the CA certificate file {path:?} for {url}: {reason}")]
+    CaFile { url: String, path: String, reason: String },
+
     /// Any other reply the client cannot use.
     #[error("unexpected reply from {url}{}: {reason}", context(.page, None))]
     Protocol {
@@ -129,7 +165,12 @@ impl ClientError {
             | ClientError::NotAnExport { url, .. }
             | ClientError::UnsuitableExport { url, .. }
             | ClientError::MalformedBody { url, .. }
-            | ClientError::Protocol { url, .. } => Some(url),
+            | ClientError::Protocol { url, .. }
+            | ClientError::ReplyTooLarge { url, .. }
+            | ClientError::NoProgress { url, .. }
+            | ClientError::RunTimeExceeded { url, .. }
+            | ClientError::InsecureTransport { url }
+            | ClientError::CaFile { url, .. } => Some(url),
             ClientError::Cancelled => None,
         }
     }
@@ -142,7 +183,10 @@ impl ClientError {
             | ClientError::Http { page, .. }
             | ClientError::NotAnExport { page, .. }
             | ClientError::MalformedBody { page, .. }
-            | ClientError::Protocol { page, .. } => *page,
+            | ClientError::Protocol { page, .. }
+            | ClientError::ReplyTooLarge { page, .. }
+            | ClientError::NoProgress { page, .. }
+            | ClientError::RunTimeExceeded { page, .. } => *page,
             _ => None,
         }
     }
@@ -243,6 +287,22 @@ impl ClientError {
                 d.push(format!("reason: {reason}"));
             }
             ClientError::Cancelled => d.push("the pull was cancelled".into()),
+            ClientError::ReplyTooLarge { limit, announced, .. } => {
+                d.push(format!("limit: {limit} bytes"));
+                if let Some(a) = announced {
+                    d.push(format!("announced Content-Length: {a} bytes"));
+                }
+            }
+            ClientError::NoProgress { reason, .. } => d.push(format!("reason: {reason}")),
+            ClientError::RunTimeExceeded { limit, .. } => d.push(format!("maximum run time: {} ms", limit.as_millis())),
+            ClientError::InsecureTransport { .. } => d.push(
+                "a login, password or export token is configured and the URL is http:// on a host that is not loopback"
+                    .into(),
+            ),
+            ClientError::CaFile { path, reason, .. } => {
+                d.push(format!("file: {path}"));
+                d.push(format!("reason: {reason}"));
+            }
         }
         d.join("; ")
     }
@@ -313,6 +373,26 @@ impl ClientError {
                     .into()
             }
             ClientError::Cancelled => "Nothing to do: the pull was cancelled on request; run it again.".into(),
+            ClientError::ReplyTooLarge { .. } => {
+                "A reply this large is not a normal export page: lower the source's page size, or (as a superuser) raise gn_flux.max_reply_size if the pages are legitimately that large."
+                    .into()
+            }
+            ClientError::NoProgress { .. } => {
+                "The server keeps answering the same rows (a broken proxy cache, or a view whose id_synthese is not unique or reaches the largest bigint): check the export view and any cache in front of GeoNature, or use offset paging."
+                    .into()
+            }
+            ClientError::RunTimeExceeded { .. } => {
+                "The run was stopped after its maximum run time: raise the source's max_run_time, lower the work per run (an incremental window), or retry when the server is less loaded."
+                    .into()
+            }
+            ClientError::InsecureTransport { .. } => {
+                "Use an https:// URL; or, on a trusted network only, set allow_insecure_http for this source."
+                    .into()
+            }
+            ClientError::CaFile { .. } => {
+                "ca_file must name a file the database server can read, holding one or more PEM certificates (-----BEGIN CERTIFICATE-----) of the authority that signed the GeoNature server's certificate."
+                    .into()
+            }
             ClientError::Protocol { .. } => {
                 "The server does not answer like GeoNature: check the source URL, the module path and the GeoNature version (2.12 or later for the synthese log)."
                     .into()
@@ -336,8 +416,14 @@ impl ClientError {
             | ClientError::NotAnExport { url, reason, .. }
             | ClientError::UnsuitableExport { url, reason }
             | ClientError::MalformedBody { url, reason, .. }
-            | ClientError::Protocol { url, reason, .. } => {
+            | ClientError::Protocol { url, reason, .. }
+            | ClientError::NoProgress { url, reason, .. } => {
                 mask(url);
+                mask(reason);
+            }
+            ClientError::CaFile { url, path, reason } => {
+                mask(url);
+                mask(path);
                 mask(reason);
             }
             ClientError::Http { url, body, .. } => {
@@ -352,7 +438,10 @@ impl ClientError {
             }
             ClientError::Timeout { url, .. }
             | ClientError::Forbidden { url, .. }
-            | ClientError::ExportNotFound { url, .. } => mask(url),
+            | ClientError::ExportNotFound { url, .. }
+            | ClientError::ReplyTooLarge { url, .. }
+            | ClientError::RunTimeExceeded { url, .. }
+            | ClientError::InsecureTransport { url } => mask(url),
             ClientError::Cancelled => {}
         }
         self

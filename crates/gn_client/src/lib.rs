@@ -14,11 +14,13 @@
 //!   geometry as hex EWKB (SRID 4326), and [`page_payload`]/[`metadata_payload`] for set-based
 //!   SQL.
 //! - [`probe`]: a one-row check that a source can be pulled (for registration).
-//! - [`window_start`]/[`advance_watermark`]: the incremental window.
+//! - [`window_start`]/[`advance_watermark`]/[`bound_watermark`]: the incremental window, its
+//!   watermark bounded by the server's clock.
 //!
 //! Secrets (password, tokens) never appear in a URL, an error message or `Debug` output.
 
 pub mod config;
+pub mod definition;
 pub mod error;
 pub mod pipeline;
 pub mod prepare;
@@ -28,7 +30,11 @@ pub mod session;
 pub mod walk;
 pub mod watermark;
 
-pub use config::{CancelFlag, SourceConfig, DATA_TYPE_CD_NOMENCLATURE, DATA_TYPE_WITH_METADATA};
+pub use config::{
+    CancelFlag, SourceConfig, DATA_TYPE_CD_NOMENCLATURE, DATA_TYPE_WITH_METADATA, DEFAULT_MAX_REPLY_BYTES,
+    DEFAULT_MAX_WALK_PASSES,
+};
+pub use definition::{ClientSettings, DefinitionError, SourceDefinition};
 pub use error::{redact_url, ClientError};
 pub use pipeline::{prepare_page, spawn_pull, Event, PreparedPage, PullHandle, PullPlan, PullStats, WorkerProbe};
 pub use prepare::{
@@ -39,4 +45,4 @@ pub use probe::{probe, ProbeReport};
 pub use retry::{is_retryable_status, parse_retry_after, sleep_cancellable, RetryPolicy};
 pub use session::{FetchedPage, Session, SessionStats};
 pub use walk::{ExportWalk, WalkPage};
-pub use watermark::{advance_watermark, window_start};
+pub use watermark::{advance_watermark, bound_watermark, window_start};

@@ -66,6 +66,13 @@ pub struct PreparedPage {
     /// Size of the reply body.
     pub bytes: u64,
     pub feature_collection: bool,
+    /// A keyset page: its id range is complete, so rows missing from it may be reconciled page
+    /// by page. Offset pages (`keyset = false`, or after the fallback) are not: reconcile only
+    /// after a walk that ended with [`PullStats::complete`].
+    pub reconcilable: bool,
+    /// The walk pass (1-based) that delivered the page: the pages of the last pass of a
+    /// complete walk hold every row.
+    pub pass: u32,
 }
 
 impl PreparedPage {
@@ -88,8 +95,21 @@ pub struct PullStats {
     pub bytes: u64,
     /// The data walk fell back from keyset to offset paging.
     pub keyset_fallback: bool,
-    /// `Date` header of the last reply.
+    /// `Date` header of the last reply of the data walk.
     pub server_date: Option<DateTime<Utc>>,
+    /// `Date` header of the first reply of the data walk.
+    pub server_date_first: Option<DateTime<Utc>>,
+    /// The data walk delivered every row: a keyset walk, or an offset walk whose last pass saw
+    /// no change (see [`ExportWalk::is_complete`]).
+    pub complete: bool,
+    /// Passes of the data walk (1 for keyset; more when an offset pass saw the export change).
+    pub passes: u32,
+    /// The largest `derniere_action` of the delivered items (server LOCAL time, unchecked:
+    /// bound it with [`crate::watermark::bound_watermark`] before using it as a watermark).
+    pub max_derniere_action: Option<NaiveDateTime>,
+    /// Ids that appeared in the synthese log's deletions during an offset walk (after the
+    /// `Deletions` event); only when `deletions_since` was given.
+    pub late_deletions: Vec<i64>,
 }
 
 /// What the worker reports.
@@ -195,6 +215,8 @@ pub fn prepare_page(mut wp: crate::walk::WalkPage) -> PreparedPage {
         max_derniere_action: prepared.iter().filter_map(|p| p.derniere_action).max(),
         bytes,
         feature_collection: feature,
+        reconcilable: wp.reconcilable,
+        pass: wp.pass,
     }
 }
 
@@ -237,8 +259,10 @@ fn run(cfg: SourceConfig, plan: PullPlan, cancel: &CancelFlag, tx: &SyncSender<E
     let mut session = Session::new(cfg.clone(), cancel.clone())?;
     let module_path = session.module_path()?;
     send(tx, cancel, Event::Started { module_path })?;
+    let mut walk = ExportWalk::data(&cfg, plan.window, plan.keyset);
     if let Some(since) = plan.deletions_since {
         let ids = session.fetch_deletions(since)?;
+        walk.watch_deletions(since, &ids);
         send(tx, cancel, Event::Deletions(ids))?;
     }
     if plan.metadata_export {
@@ -250,9 +274,17 @@ fn run(cfg: SourceConfig, plan: PullPlan, cancel: &CancelFlag, tx: &SyncSender<E
             }
         }
     }
-    let mut walk = ExportWalk::data(&cfg, plan.window, plan.keyset);
-    while let Some(page) = walk.next_page(&mut session)? {
-        send(tx, cancel, Event::Page(prepare_page(page)))?;
+    let mut server_date_first = None;
+    let mut max_derniere_action = None;
+    loop {
+        let next = walk.next_page(&mut session)?;
+        if walk.page_requests() > 0 && server_date_first.is_none() {
+            server_date_first = session.stats().server_date;
+        }
+        let Some(page) = next else { break };
+        let prepared = prepare_page(page);
+        max_derniere_action = max_derniere_action.max(prepared.max_derniere_action);
+        send(tx, cancel, Event::Page(prepared))?;
     }
     let st = session.stats();
     let stats = PullStats {
@@ -263,6 +295,11 @@ fn run(cfg: SourceConfig, plan: PullPlan, cancel: &CancelFlag, tx: &SyncSender<E
         bytes: st.bytes,
         keyset_fallback: walk.keyset_fallback(),
         server_date: st.server_date,
+        server_date_first,
+        complete: walk.is_complete(),
+        passes: walk.passes(),
+        max_derniere_action,
+        late_deletions: walk.new_deletions().to_vec(),
     };
     send(tx, cancel, Event::Finished(stats))
 }

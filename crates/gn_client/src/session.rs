@@ -14,7 +14,8 @@ use reqwest::blocking::Client;
 use reqwest::header::{HeaderMap, HeaderValue, ACCEPT, CONTENT_TYPE, DATE, LOCATION, RETRY_AFTER};
 use reqwest::Method;
 use serde_json::Value;
-use std::time::Duration;
+use std::io::Read;
+use std::time::{Duration, Instant};
 
 /// Page size of the synthese log requests (as gn2pg).
 pub const LOG_PAGE_SIZE: u64 = 1000;
@@ -104,6 +105,8 @@ pub struct Session {
     stats: SessionStats,
     logged_in: bool,
     module_path: Option<String>,
+    /// When `max_run_time` runs out (from the session's start).
+    deadline: Option<Instant>,
 }
 
 impl std::fmt::Debug for Session {
@@ -119,27 +122,59 @@ impl std::fmt::Debug for Session {
 
 /// Validates the GeoNature root: http(s), a host, no userinfo, query or fragment.
 pub fn validate_root(url: &str) -> Result<String, ClientError> {
-    let shown = redact_url(url.trim());
-    let bad = |reason: &str| ClientError::InvalidUrl {
-        url: shown.clone(),
-        reason: reason.to_string(),
+    // The one URL check (gn_client::definition), in the client's error type.
+    crate::definition::check_url(url).map_err(|e| ClientError::InvalidUrl {
+        url: redact_url(url.trim()),
+        reason: e.message,
+    })
+}
+
+/// Whether `u`'s host is a loopback address (127.0.0.0/8, ::1, localhost).
+fn is_loopback(u: &url::Url) -> bool {
+    match u.host() {
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        Some(url::Host::Domain(d)) => {
+            let d = d.trim_end_matches('.').to_ascii_lowercase();
+            d == "localhost" || d.ends_with(".localhost")
+        }
+        None => false,
+    }
+}
+
+/// Refuses a configuration that would send a login, password or token in clear text: an
+/// `http://` root on a host that is not loopback, unless `allow_insecure_http`.
+pub fn check_transport(cfg: &SourceConfig, root: &str) -> Result<(), ClientError> {
+    if cfg.allow_insecure_http || !cfg.sends_secrets() {
+        return Ok(());
+    }
+    match url::Url::parse(root) {
+        Ok(u) if u.scheme() == "http" && !is_loopback(&u) => {
+            Err(ClientError::InsecureTransport { url: root.to_string() })
+        }
+        _ => Ok(()),
+    }
+}
+
+/// The certificates of a PEM bundle file, for [`SourceConfig::ca_file`].
+pub fn load_ca_file(path: &std::path::Path, root: &str) -> Result<Vec<reqwest::Certificate>, ClientError> {
+    let bad = |reason: String| ClientError::CaFile {
+        url: root.to_string(),
+        path: path.display().to_string(),
+        reason,
     };
-    let u = url::Url::parse(url.trim()).map_err(|e| bad(&e.to_string()))?;
-    if !matches!(u.scheme(), "http" | "https") {
-        return Err(bad("the scheme must be http or https"));
-    }
-    if u.host_str().is_none_or(str::is_empty) {
-        return Err(bad("no host"));
-    }
-    if !u.username().is_empty() || u.password().is_some() {
+    let pem = std::fs::read(path).map_err(|e| bad(format!("cannot read it: {e}")))?;
+    if !pem.windows(27).any(|w| w == b"-----BEGIN CERTIFICATE-----") {
         return Err(bad(
-            "credentials in the URL are not allowed: use the login and password settings",
+            "no PEM certificate (-----BEGIN CERTIFICATE-----) in the file".into()
         ));
     }
-    if u.query().is_some() || u.fragment().is_some() {
-        return Err(bad("the GeoNature root takes no query string or fragment"));
+    let certs =
+        reqwest::Certificate::from_pem_bundle(&pem).map_err(|e| bad(format!("invalid PEM: {}", describe(e))))?;
+    if certs.is_empty() {
+        return Err(bad("no certificate in the file".into()));
     }
-    Ok(u.as_str().trim_end_matches('/').to_string())
+    Ok(certs)
 }
 
 fn describe(e: reqwest::Error) -> String {
@@ -170,7 +205,14 @@ impl Session {
                 });
             }
         }
-        let client = Client::builder()
+        check_transport(&cfg, &root)?;
+        let mut builder = Client::builder();
+        if let Some(path) = &cfg.ca_file {
+            for cert in load_ca_file(path, &root).map_err(|e| e.masked(&secrets))? {
+                builder = builder.add_root_certificate(cert);
+            }
+        }
+        let client = builder
             .cookie_store(true)
             .redirect(reqwest::redirect::Policy::none())
             .connect_timeout(cfg.connect_timeout)
@@ -195,6 +237,7 @@ impl Session {
             stats: SessionStats::default(),
             logged_in: false,
             module_path: None,
+            deadline: cfg.max_run_time.map(|d| Instant::now() + d),
             cfg,
         })
     }
@@ -228,12 +271,49 @@ impl Session {
 
     // ----- the request loop ----------------------------------------------------------------
 
+    /// Time left before `max_run_time` runs out (`None` = no limit).
+    pub fn remaining(&self) -> Option<Duration> {
+        self.deadline.map(|d| d.saturating_duration_since(Instant::now()))
+    }
+
+    /// `Err(RunTimeExceeded)` once `max_run_time` has run out.
+    pub fn check_deadline(&self, url: &str, page: Option<u64>) -> Result<(), ClientError> {
+        match (self.remaining(), self.cfg.max_run_time) {
+            (Some(left), Some(limit)) if left.is_zero() => Err(ClientError::RunTimeExceeded {
+                url: redact_url(url),
+                page,
+                limit,
+            }),
+            _ => Ok(()),
+        }
+    }
+
+    fn check_run_time(&self, c: &Call) -> Result<(), ClientError> {
+        self.check_deadline(&c.shown, c.page)
+    }
+
+    fn run_time_exceeded(&self, c: &Call) -> ClientError {
+        ClientError::RunTimeExceeded {
+            url: c.shown.clone(),
+            page: c.page,
+            limit: self.cfg.max_run_time.unwrap_or_default(),
+        }
+    }
+
+    /// The timeout of one attempt: `read_timeout`, shortened to the run time left.
+    fn attempt_timeout(&self) -> Duration {
+        match self.remaining() {
+            Some(left) => self.cfg.read_timeout.min(left.max(Duration::from_millis(1))),
+            None => self.cfg.read_timeout,
+        }
+    }
+
     fn send_once(&mut self, c: &Call) -> Result<Raw, ClientError> {
         let mut rb = self
             .client
             .request(c.method.clone(), &c.url)
             // A per-request timeout is also the async layer's total deadline, body included.
-            .timeout(self.cfg.read_timeout)
+            .timeout(self.attempt_timeout())
             .header(ACCEPT, "application/json");
         if let Some(k) = &c.api_key {
             rb = rb.header("api-key", k.clone());
@@ -272,19 +352,44 @@ impl Session {
         {
             self.stats.server_date = Some(d.with_timezone(&Utc));
         }
-        let body: Vec<u8> = match resp.bytes() {
-            Ok(b) => b.into(),
-            Err(e) if e.is_timeout() => return Err(transport(e, &self.cfg)),
-            Err(e) => {
-                return Err(ClientError::MalformedBody {
+        let limit = self.cfg.max_reply_bytes;
+        let too_large = |announced: Option<u64>| ClientError::ReplyTooLarge {
+            url: c.shown.clone(),
+            page: c.page,
+            limit,
+            announced,
+        };
+        let announced = resp.content_length();
+        if announced.is_some_and(|n| n > limit) {
+            return Err(too_large(announced));
+        }
+        let mut body = Vec::with_capacity(announced.unwrap_or(0).min(limit).min(16 << 20) as usize);
+        let read = resp.take(limit.saturating_add(1)).read_to_end(&mut body);
+        self.stats.bytes += body.len() as u64;
+        if let Err(e) = read {
+            let timed_out = e.kind() == std::io::ErrorKind::TimedOut
+                || e.get_ref()
+                    .and_then(|r| r.downcast_ref::<reqwest::Error>())
+                    .is_some_and(reqwest::Error::is_timeout);
+            return Err(if timed_out {
+                ClientError::Timeout {
                     url: c.shown.clone(),
                     page: c.page,
                     attempts: 1,
-                    reason: format!("reading the reply body failed: {}", describe(e)),
-                })
-            }
-        };
-        self.stats.bytes += body.len() as u64;
+                    timeout: self.cfg.read_timeout,
+                }
+            } else {
+                ClientError::MalformedBody {
+                    url: c.shown.clone(),
+                    page: c.page,
+                    attempts: 1,
+                    reason: format!("reading the reply body failed: {e}"),
+                }
+            });
+        }
+        if body.len() as u64 > limit {
+            return Err(too_large(announced));
+        }
         Ok(Raw { status, headers, body })
     }
 
@@ -293,9 +398,15 @@ impl Session {
         let mut relogged = false;
         loop {
             self.cancel.check()?;
+            self.check_run_time(c)?;
             self.stats.requests += 1;
             let verdict = match self.send_once(c) {
-                Err(e) => Verdict::Retry(e, None),
+                Err(e @ ClientError::ReplyTooLarge { .. }) => Verdict::Fatal(e),
+                Err(e) => {
+                    // A transport failure caused by the run-time limit is reported as such.
+                    self.check_run_time(c)?;
+                    Verdict::Retry(e, None)
+                }
                 Ok(raw) => match interpret(&raw) {
                     Ok(v) => return Ok(v),
                     Err(v) => v,
@@ -320,7 +431,14 @@ impl Session {
                     retries += 1;
                     self.stats.retries += 1;
                     let d = self.policy.delay(retries, retry_after, self.jitter.fraction());
+                    let (d, cut) = match self.remaining() {
+                        Some(left) if left < d => (left, true),
+                        _ => (d, false),
+                    };
                     sleep_cancellable(d, &self.cancel)?;
+                    if cut {
+                        return Err(self.run_time_exceeded(c));
+                    }
                 }
             }
         }
@@ -739,5 +857,100 @@ mod tests {
             assert!(matches!(e, ClientError::InvalidUrl { .. }), "{bad}");
             assert!(!e.to_string().contains("pw"), "{e}");
         }
+    }
+    /// A self-signed test CA (EC P-256), to check that a valid PEM file is accepted.
+    const TEST_CA_PEM: &str = "-----BEGIN CERTIFICATE-----\nMIIBijCCATGgAwIBAgIUW1ZMzhdd0klm5Y4e6Usf7NuQnxUwCgYIKoZIzj0EAwIw\nGjEYMBYGA1UEAwwPZ25fZmx1eCB0ZXN0IENBMCAXDTI2MTEyOTIwMDkwNFoYDzIx\nMjYxMTA1MjAwOTA0WjAaMRgwFgYDVQQDDA9nbl9mbHV4IHRlc3QgQ0EwWTATBgcq\nhkjOPQIBBggqhkjOPQMBBwNCAATMreuCPSIhTmu8nQdKeh69ztPfYLtJUfSbRiNE\nwn+CdzrNdWwmiAzqzjgTswBdo6gfUDcOskIzXeVPyX0eFk69o1MwUTAdBgNVHQ4E\nFgQU2qLUfWwDp9NEntw0RcVEDhp7rnUwHwYDVR0jBBgwFoAU2qLUfWwDp9NEntw0\nRcVEDhp7rnUwDwYDVR0TAQH/BAUwAwEB/zAKBggqhkjOPQQDAgNHADBEAiB1GrQ3\npaF/p5JFyTujWm2PYztmFDIOXVvJ1kP44dU89gIgFEVgu6dv0NuoFIt98JdEORxd\nNQoUGlDCiSbGAaOs0wQ=\n-----END CERTIFICATE-----\n";
+
+    fn cfg(url: &str) -> SourceConfig {
+        SourceConfig {
+            url: url.into(),
+            ..SourceConfig::default()
+        }
+    }
+
+    #[test]
+    fn credentials_never_travel_over_plain_http_to_a_remote_host() {
+        let with_token = |url: &str| SourceConfig {
+            token: Some("tok-secret".into()),
+            ..cfg(url)
+        };
+        let with_login = |url: &str| SourceConfig {
+            login: Some("bob".into()),
+            password: Some("pw-secret".into()),
+            ..cfg(url)
+        };
+        for c in [
+            with_token("http://geonature.example.org/geonature"),
+            with_login("http://10.0.0.5:8000"),
+        ] {
+            let e = Session::new(c, CancelFlag::new()).unwrap_err();
+            assert!(matches!(e, ClientError::InsecureTransport { .. }), "{e:?}");
+            let all = format!("{e} {} {}", e.detail(), e.hint());
+            assert!(all.contains("https") && all.contains("allow_insecure_http"), "{all}");
+            assert!(!all.contains("secret"), "{all}");
+        }
+        // a login alone counts as a credential too
+        let login_only = SourceConfig {
+            login: Some("bob".into()),
+            ..cfg("http://h.example.org")
+        };
+        assert!(Session::new(login_only, CancelFlag::new()).is_err());
+        // allowed: https, loopback, the explicit opt-in, and public exports without secrets
+        for ok in [
+            with_token("https://geonature.example.org/geonature"),
+            with_token("http://127.0.0.1:8790/geonature"),
+            with_token("http://127.5.6.7"),
+            with_login("http://localhost:8000/geonature"),
+            with_login("http://LOCALHOST."),
+            with_login("http://[::1]:8000"),
+            SourceConfig {
+                allow_insecure_http: true,
+                ..with_token("http://geonature.example.org")
+            },
+            cfg("http://geonature.example.org/geonature"),
+        ] {
+            let url = ok.url.clone();
+            assert!(Session::new(ok, CancelFlag::new()).is_ok(), "{url}");
+        }
+    }
+
+    #[test]
+    fn ca_file_errors_are_clear() {
+        let dir = std::env::temp_dir().join(format!("gn_client_ca_{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let with_ca = |p: &std::path::Path| SourceConfig {
+            ca_file: Some(p.to_path_buf()),
+            ..cfg("https://geonature.example.org")
+        };
+        let missing = dir.join("missing.pem");
+        let e = Session::new(with_ca(&missing), CancelFlag::new()).unwrap_err();
+        match &e {
+            ClientError::CaFile { path, reason, .. } => {
+                assert!(path.ends_with("missing.pem") && reason.contains("cannot read"), "{e:?}")
+            }
+            other => panic!("{other:?}"),
+        }
+        assert!(e.hint().contains("PEM"), "{}", e.hint());
+        assert!(e.detail().contains("missing.pem"), "{}", e.detail());
+        let garbage = dir.join("garbage.pem");
+        std::fs::write(&garbage, "not a certificate").unwrap();
+        let e = Session::new(with_ca(&garbage), CancelFlag::new()).unwrap_err();
+        assert!(
+            matches!(&e, ClientError::CaFile { reason, .. } if reason.contains("no PEM certificate")),
+            "{e:?}"
+        );
+        let broken = dir.join("broken.pem");
+        std::fs::write(
+            &broken,
+            "-----BEGIN CERTIFICATE-----\nAAAA!!!!\n-----END CERTIFICATE-----\n",
+        )
+        .unwrap();
+        let e = Session::new(with_ca(&broken), CancelFlag::new()).unwrap_err();
+        assert!(matches!(e, ClientError::CaFile { .. }), "{e:?}");
+        let good = dir.join("good.pem");
+        std::fs::write(&good, TEST_CA_PEM).unwrap();
+        assert_eq!(load_ca_file(&good, "https://h").unwrap().len(), 1);
+        Session::new(with_ca(&good), CancelFlag::new()).expect("a valid CA file is accepted");
+        let _ = std::fs::remove_dir_all(&dir);
     }
 }

@@ -19,14 +19,32 @@
 //! **Offset mode**: `pages = ceil(total_filtered / L)` from the offset-0 reply (GeoNature counts
 //! `total_filtered` after the OFFSET, so only page 0's value is the full count); the walk stops
 //! after the last page or on an empty page.
+//!
+//! **Passes**: page-index paging is not stable: a row deleted upstream during the walk shifts
+//! later rows onto pages already fetched, and they would never be delivered. So an offset walk
+//! (from the start, or after the fallback) watches every reply: `total`, and the matching count
+//! implied by `total_filtered` (`total_filtered + offset·limit`, page 0's full count), must stay
+//! the same across a pass, and, when the caller watches the synthese log
+//! ([`ExportWalk::watch_deletions`]), no new deletion may appear. A pass that saw a change is
+//! followed by a new pass from page 0 (pages may then be delivered again: the consumer upserts),
+//! at most `max_walk_passes` passes; [`ExportWalk::is_complete`] says whether the last pass saw
+//! no change. Keyset pages are id ranges, complete by construction and safe to reconcile one by
+//! one ([`WalkPage::reconcilable`]); offset pages are not.
+//!
+//! **No progress**: a keyset bound that does not advance (an `id_synthese` at `i64::MAX`), or an
+//! offset page identical to the previous one, stops the walk with [`ClientError::NoProgress`]
+//! instead of looping.
 
 use crate::config::SourceConfig;
 use crate::session::Session;
 use crate::ClientError;
+use chrono::NaiveDateTime;
 use gn_protocol::page::{ExportPage, Items};
 use gn_protocol::query::RESERVED_PARAMS;
 use gn_protocol::{ExportQuery, Filter, FilterOp, OrderBy};
 use serde_json::Value;
+use std::collections::BTreeSet;
+use std::hash::{Hash, Hasher};
 
 /// The id column of Synthese exports.
 pub const ID_COLUMN: &str = "id_synthese";
@@ -39,6 +57,11 @@ pub struct WalkPage {
     pub page: ExportPage,
     /// Size of the reply body.
     pub bytes: u64,
+    /// A keyset page: an id range complete at the time of its reply, safe to reconcile on its
+    /// own. Offset pages are not (rows may have shifted between pages).
+    pub reconcilable: bool,
+    /// The pass (1-based) that delivered the page.
+    pub pass: u32,
 }
 
 impl WalkPage {
@@ -83,6 +106,26 @@ pub struct ExportWalk {
     requests: u64,
     fallback: bool,
     done: bool,
+    /// Passes allowed (at least 1).
+    max_passes: u32,
+    /// The current pass, 1-based.
+    pass: u32,
+    /// The current pass saw the export change.
+    changed: bool,
+    /// `total` of the current pass's first reply.
+    ref_total: Option<u64>,
+    /// Rows matching in the current offset mode (`total_filtered + offset·limit`).
+    ref_matching: Option<u64>,
+    /// Fingerprint of the previous offset page of this pass.
+    prev_fingerprint: Option<u64>,
+    /// Offset paging was used (from the start, by fallback, or for NULL geometries).
+    offset_used: bool,
+    /// The last pass ended without seeing a change.
+    complete: bool,
+    /// Deletions watched in the synthese log: since when, and the ids already known.
+    deletions: Option<(NaiveDateTime, BTreeSet<i64>)>,
+    /// Deletions that appeared in the log during the walk.
+    new_deletions: Vec<i64>,
 }
 
 fn pages_for(total: u64, limit: u64) -> u64 {
@@ -90,6 +133,29 @@ fn pages_for(total: u64, limit: u64) -> u64 {
         1
     } else {
         total.div_ceil(limit)
+    }
+}
+
+/// A fingerprint of a page's items (their ids when they all have one, else their JSON text).
+fn fingerprint(items: &[Value], feature: bool) -> u64 {
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    items.len().hash(&mut h);
+    for it in items {
+        match item_id(it, feature) {
+            Some(id) => id.hash(&mut h),
+            None => it.to_string().hash(&mut h),
+        }
+    }
+    h.finish()
+}
+
+/// The keyset bound after a page whose largest id is `max_id`; `None` when it would not move
+/// past `prev` (no progress).
+fn next_bound(prev: Option<i64>, max_id: i64) -> Option<i64> {
+    let next = max_id.checked_add(1)?;
+    match prev {
+        Some(p) if next <= p => None,
+        _ => Some(next),
     }
 }
 
@@ -110,6 +176,7 @@ impl ExportWalk {
         let mut w = ExportWalk::new(cfg.export_id, cfg.token.clone(), cfg.page_size, keyset);
         w.filters = window;
         w.extra = cfg.query_strings.clone();
+        w.max_passes = cfg.max_walk_passes.max(1);
         w
     }
 
@@ -119,6 +186,7 @@ impl ExportWalk {
         let id = cfg.metadata_export_id?;
         let mut w = ExportWalk::new(id, cfg.token.clone(), cfg.page_size, false);
         w.order = None;
+        w.max_passes = cfg.max_walk_passes.max(1);
         Some(w)
     }
 
@@ -144,7 +212,45 @@ impl ExportWalk {
             requests: 0,
             fallback: false,
             done: false,
+            max_passes: crate::config::DEFAULT_MAX_WALK_PASSES,
+            pass: 1,
+            changed: false,
+            ref_total: None,
+            ref_matching: None,
+            prev_fingerprint: None,
+            offset_used: !keyset,
+            complete: false,
+            deletions: None,
+            new_deletions: Vec::new(),
         }
+    }
+
+    /// Sets the number of passes allowed to an offset walk (at least 1).
+    pub fn set_max_passes(&mut self, n: u32) {
+        self.max_passes = n.max(1);
+    }
+
+    /// Watches the synthese log during an offset walk: at the end of each pass the ids deleted
+    /// since `since` are fetched again (needs a login); one not in `known` means the pass saw a
+    /// change. A keyset walk does not need it and makes no log request.
+    pub fn watch_deletions(&mut self, since: NaiveDateTime, known: &[i64]) {
+        self.deletions = Some((since, known.iter().copied().collect()));
+    }
+
+    /// Deletions that appeared in the watched log during the walk (sorted).
+    pub fn new_deletions(&self) -> &[i64] {
+        &self.new_deletions
+    }
+
+    /// Once the walk is done: whether it delivered every row. A keyset walk is complete by
+    /// construction; an offset walk when its last pass saw no change.
+    pub fn is_complete(&self) -> bool {
+        self.done && self.complete
+    }
+
+    /// Passes walked so far (1 for a keyset walk).
+    pub fn passes(&self) -> u32 {
+        self.pass
     }
 
     /// Pages delivered so far.
@@ -204,10 +310,82 @@ impl ExportWalk {
         Ok((f.page, f.bytes))
     }
 
-    fn deliver(&mut self, page: ExportPage, bytes: u64) -> WalkPage {
+    fn deliver(&mut self, page: ExportPage, bytes: u64, reconcilable: bool) -> WalkPage {
         let index = self.delivered;
         self.delivered += 1;
-        WalkPage { index, page, bytes }
+        WalkPage {
+            index,
+            page,
+            bytes,
+            reconcilable,
+            pass: self.pass,
+        }
+    }
+
+    /// Compares one reply with the pass's first: `offset` is the page index of an offset-mode
+    /// reply (its `total_filtered` then gives the matching count), `None` for a keyset reply.
+    fn observe(&mut self, page: &ExportPage, offset: Option<u64>) {
+        match self.ref_total {
+            None => self.ref_total = Some(page.total),
+            Some(t) if t != page.total => self.changed = true,
+            Some(_) => {}
+        }
+        if let (Some(k), Some(tf)) = (offset, page.total_filtered) {
+            if page.limit > 0 && tf > 0 {
+                let matching = tf.saturating_add(k.saturating_mul(page.limit));
+                match self.ref_matching {
+                    None => self.ref_matching = Some(matching),
+                    Some(m) if m != matching => self.changed = true,
+                    Some(_) => {}
+                }
+            }
+        }
+    }
+
+    fn no_progress(&self, s: &Session, reason: String) -> ClientError {
+        ClientError::NoProgress {
+            url: s.export_url(self.export_id),
+            page: Some(self.delivered),
+            reason,
+        }
+    }
+
+    /// The current pass is over: the walk is done, or starts a new pass from page 0.
+    fn end_pass(&mut self, s: &mut Session) -> Result<(), ClientError> {
+        if !self.offset_used {
+            self.complete = true;
+            self.done = true;
+            return Ok(());
+        }
+        if let Some((since, known)) = &mut self.deletions {
+            let now: BTreeSet<i64> = s.fetch_deletions(*since)?.into_iter().collect();
+            let fresh: Vec<i64> = now.difference(known).copied().collect();
+            if !fresh.is_empty() {
+                self.changed = true;
+                self.new_deletions.extend(fresh);
+                self.new_deletions.sort_unstable();
+                *known = now;
+            }
+        }
+        if !self.changed {
+            self.complete = true;
+            self.done = true;
+        } else if self.pass >= self.max_passes {
+            self.complete = false;
+            self.done = true;
+        } else {
+            self.pass += 1;
+            self.changed = false;
+            self.ref_total = None;
+            self.ref_matching = None;
+            self.prev_fingerprint = None;
+            self.mode = Mode::Offset {
+                bound: None,
+                next: 0,
+                pages_total: None,
+            };
+        }
+        Ok(())
     }
 
     /// The next page, or `None` at the end.
@@ -239,6 +417,15 @@ impl ExportWalk {
     fn next_keyset(&mut self, s: &mut Session, bound: Option<i64>) -> Result<Option<WalkPage>, ClientError> {
         let (page, bytes) = self.fetch(s, 0, bound)?;
         let limit = page.limit;
+        let ignored = bound.is_some_and(|b| {
+            let (items, feature) = match &page.items {
+                Items::Rows(v) => (v, false),
+                Items::Features(v) => (v, true),
+            };
+            items.iter().any(|i| item_id(i, feature).is_some_and(|id| id < b))
+        });
+        // A reply that ignored the bound is an offset-0 reply: its total_filtered is the full count.
+        self.observe(&page, ignored.then_some(0));
         let (items, feature) = match &page.items {
             Items::Rows(v) => (v, false),
             Items::Features(v) => (v, true),
@@ -248,6 +435,7 @@ impl ExportWalk {
             if ids.iter().any(|id| *id < b) {
                 // The server ignored the bound: discard this reply, go on with page indexes.
                 self.fallback = true;
+                self.offset_used = true;
                 let total = page.total_filtered.unwrap_or(page.total);
                 self.mode = Mode::Offset {
                     bound: None,
@@ -264,13 +452,15 @@ impl ExportWalk {
                 // Only NULL-geometry rows in a FeatureCollection page: the bound cannot move,
                 // so page through the rest by index, keeping the (honoured) bound.
                 Some(t) if feature && limit > 0 && t > limit => {
+                    self.offset_used = true;
+                    self.ref_matching = None;
                     self.mode = Mode::Offset {
                         bound,
                         next: 1,
                         pages_total: Some(pages_for(t, limit)),
                     };
                 }
-                _ => self.done = true,
+                _ => self.end_pass(s)?,
             }
             return Ok(None);
         }
@@ -285,13 +475,20 @@ impl ExportWalk {
         };
         let end = limit == 0 || tf.is_some_and(|t| t <= limit) || (!feature && n < limit);
         if end {
-            self.done = true;
+            self.end_pass(s)?;
         } else {
-            self.mode = Mode::Keyset {
-                bound: Some(max_id.saturating_add(1)),
+            let Some(next) = next_bound(bound, max_id) else {
+                return Err(self.no_progress(
+                    s,
+                    format!(
+                        "the keyset bound does not advance: the page's largest {ID_COLUMN} is {max_id} (bound {}) and the server announces more rows",
+                        bound.map_or_else(|| "none".to_string(), |b| b.to_string())
+                    ),
+                ));
             };
+            self.mode = Mode::Keyset { bound: Some(next) };
         }
-        Ok(Some(self.deliver(page, bytes)))
+        Ok(Some(self.deliver(page, bytes, true)))
     }
 
     fn next_offset(
@@ -302,10 +499,11 @@ impl ExportWalk {
         pages_total: Option<u64>,
     ) -> Result<Option<WalkPage>, ClientError> {
         if pages_total.is_some_and(|t| next >= t) {
-            self.done = true;
+            self.end_pass(s)?;
             return Ok(None);
         }
         let (page, bytes) = self.fetch(s, next, bound)?;
+        self.observe(&page, Some(next));
         let limit = page.limit;
         let pages_total = match pages_total {
             Some(t) => t,
@@ -315,22 +513,39 @@ impl ExportWalk {
         let feature = matches!(page.items, Items::Features(_));
         let empty = page.items.is_empty() && (!feature || page.total_filtered.is_none_or(|t| t == 0));
         if empty || page.total_filtered == Some(0) {
-            self.done = true;
+            self.end_pass(s)?;
             return Ok(None);
         }
-        let next = next + 1;
-        if limit == 0 || next >= pages_total {
-            self.done = true;
+        if !page.items.is_empty() {
+            let (items, feature) = match &page.items {
+                Items::Rows(v) => (v, false),
+                Items::Features(v) => (v, true),
+            };
+            let fp = fingerprint(items, feature);
+            if self.prev_fingerprint == Some(fp) {
+                return Err(self.no_progress(
+                    s,
+                    format!("page {next} (offset) has the same items as the page before it"),
+                ));
+            }
+            self.prev_fingerprint = Some(fp);
         }
+        let next = next + 1;
         self.mode = Mode::Offset {
             bound,
             next,
             pages_total: Some(pages_total),
         };
+        let pass = self.pass;
+        if limit == 0 || next >= pages_total {
+            self.end_pass(s)?;
+        }
         if page.items.is_empty() {
             return Ok(None); // a FeatureCollection page of NULL geometries only: nothing to deliver
         }
-        Ok(Some(self.deliver(page, bytes)))
+        let mut wp = self.deliver(page, bytes, false);
+        wp.pass = pass;
+        Ok(Some(wp))
     }
 }
 
@@ -389,6 +604,31 @@ mod tests {
                 pages_for(9, 0)
             ),
             (3, 3, 0, 1)
+        );
+    }
+
+    #[test]
+    fn keyset_bounds_must_advance() {
+        assert_eq!(next_bound(None, 1000), Some(1001));
+        assert_eq!(next_bound(Some(1001), 2000), Some(2001));
+        assert_eq!(next_bound(Some(2001), 2000), None, "nothing above the bound");
+        assert_eq!(next_bound(None, i64::MAX), None, "no id above i64::MAX");
+        assert_eq!(next_bound(Some(5), i64::MAX - 1), Some(i64::MAX));
+        assert_eq!(next_bound(Some(i64::MAX), i64::MAX), None);
+        let a = vec![
+            serde_json::json!({"id_synthese": 1}),
+            serde_json::json!({"id_synthese": 2}),
+        ];
+        let b = vec![
+            serde_json::json!({"id_synthese": 1}),
+            serde_json::json!({"id_synthese": 3}),
+        ];
+        let m = vec![serde_json::json!({"uuid": "x"})];
+        assert_eq!(fingerprint(&a, false), fingerprint(&a.clone(), false));
+        assert_ne!(fingerprint(&a, false), fingerprint(&b, false));
+        assert_ne!(
+            fingerprint(&m, false),
+            fingerprint(&[serde_json::json!({"uuid": "y"})], false)
         );
     }
 }

@@ -750,3 +750,348 @@ fn dropping_the_handle_stops_the_worker() {
     std::thread::sleep(Duration::from_millis(300));
     assert_eq!(export_requests(&gn, 1).len(), n, "no request after the worker stopped");
 }
+
+// ----- offset passes, hostile servers, run time ----------------------------------------------
+
+fn delivered_ids(events: &[Event]) -> BTreeSet<i64> {
+    pages(events).iter().flat_map(|p| p.ids.iter().copied()).collect()
+}
+
+fn live_ids(gn: &FakeGeoNature, max: i64) -> BTreeSet<i64> {
+    (1..=max).filter(|id| gn.item_json(1, *id).is_some()).collect()
+}
+
+fn last_pass_ids(events: &[Event], pass: u32) -> BTreeSet<i64> {
+    pages(events)
+        .iter()
+        .filter(|p| p.pass == pass)
+        .flat_map(|p| p.ids.iter().copied())
+        .collect()
+}
+
+/// The ids delivered (union over passes) hold every id still served, plus only ids deleted
+/// during the walk; the last pass alone holds exactly the ids still served.
+fn assert_delivers_live(events: &[Event], live: &BTreeSet<i64>, deleted: &[i64], last_pass: u32) {
+    let all = delivered_ids(events);
+    let missing: Vec<_> = live.difference(&all).collect();
+    assert!(missing.is_empty(), "never delivered: {missing:?}");
+    let extra: Vec<i64> = all.difference(live).copied().collect();
+    assert!(extra.iter().all(|id| deleted.contains(id)), "extra: {extra:?}");
+    let last = last_pass_ids(events, last_pass);
+    assert!(last == *live, "last pass: {} ids, {} live", last.len(), live.len());
+}
+
+fn offset_plan() -> PullPlan {
+    PullPlan {
+        keyset: false,
+        ..PullPlan::default()
+    }
+}
+
+fn mutate_rule(m: MutationRequest, times: u64, after: u64) -> FaultRule {
+    fault("/api/exports", FaultAction::Mutate { mutation: m }, times, after)
+}
+
+fn delete_3_to_7() -> MutationRequest {
+    MutationRequest {
+        delete_ids: (3..=7).collect(),
+        ..MutationRequest::default()
+    }
+}
+
+#[test]
+fn offset_walk_walks_again_after_a_deletion_in_the_middle() {
+    // one pass only: the rows shifted onto page 4 are lost (the defect), and the walk says so
+    let gn = start(6000);
+    gn.add_fault(mutate_rule(delete_3_to_7(), 1, 5));
+    let mut cfg = token1(&gn);
+    cfg.page_size = 500;
+    cfg.max_walk_passes = 1;
+    let events = collect(cfg.clone(), offset_plan());
+    let st = finished(&events);
+    assert_eq!((st.complete, st.passes), (false, 1));
+    let missing: Vec<i64> = live_ids(&gn, 6000)
+        .difference(&delivered_ids(&events))
+        .copied()
+        .collect();
+    assert_eq!(missing, (2501..=2505).collect::<Vec<_>>());
+
+    // with passes (default 3): a second pass from page 0 delivers everything still served
+    let gn = start(6000);
+    gn.add_fault(mutate_rule(delete_3_to_7(), 1, 5));
+    cfg.url = gn.url();
+    cfg.max_walk_passes = 3;
+    let events = collect(cfg.clone(), offset_plan());
+    let st = finished(&events);
+    assert_eq!((st.complete, st.passes), (true, 2), "{st:?}");
+    assert_delivers_live(&events, &live_ids(&gn, 6000), &[3, 4, 5, 6, 7], 2);
+    assert_eq!(st.pages, 12 + 12);
+    assert!(
+        pages(&events).iter().all(|p| !p.reconcilable),
+        "offset pages are not reconcilable"
+    );
+    assert_eq!(export_requests(&gn, 1).len(), 24);
+
+    // the same after the automatic fallback from keyset paging
+    let gn = start(6000);
+    gn.set_faults(Faults {
+        ignore_keyset: true,
+        ..Faults::default()
+    });
+    gn.add_fault(mutate_rule(delete_3_to_7(), 1, 5));
+    cfg.url = gn.url();
+    let events = collect(cfg.clone(), PullPlan::default());
+    let st = finished(&events);
+    assert!(st.keyset_fallback);
+    assert_eq!((st.complete, st.passes), (true, 2), "{st:?}");
+    assert_delivers_live(&events, &live_ids(&gn, 6000), &[3, 4, 5, 6, 7], 2);
+
+    // keyset paging needs no second pass: its pages are ranges
+    let gn = start(6000);
+    gn.add_fault(mutate_rule(delete_3_to_7(), 1, 5));
+    cfg.url = gn.url();
+    let events = collect(cfg, PullPlan::default());
+    let st = finished(&events);
+    assert_eq!((st.complete, st.passes, st.pages), (true, 1, 12));
+    assert!(pages(&events).iter().all(|p| p.reconcilable));
+    assert!(live_ids(&gn, 6000).is_subset(&delivered_ids(&events)));
+}
+
+#[test]
+fn offset_walk_sees_a_deletion_hidden_by_an_insertion_in_the_log() {
+    // one row deleted and one inserted: total and total_filtered do not move, the log does
+    let gn = start(3000);
+    gn.add_fault(mutate_rule(
+        MutationRequest {
+            insert: 1,
+            delete_ids: vec![3],
+            ..MutationRequest::default()
+        },
+        1,
+        3,
+    ));
+    let mut cfg = admin(&gn);
+    cfg.page_size = 500;
+    let plan = PullPlan {
+        keyset: false,
+        deletions_since: Some(gn_protocol::time::parse_timestamp("2000-01-01 00:00:00").unwrap()),
+        ..PullPlan::default()
+    };
+    let events = collect(cfg, plan);
+    let st = finished(&events);
+    assert_eq!((st.complete, st.passes), (true, 2), "{st:?}");
+    assert_eq!(st.late_deletions, vec![3]);
+    assert_delivers_live(&events, &live_ids(&gn, 3001), &[3], 2);
+}
+
+#[test]
+fn a_source_that_keeps_changing_ends_incomplete() {
+    let gn = start(3000);
+    gn.add_fault(mutate_rule(
+        MutationRequest {
+            delete: 1,
+            ..MutationRequest::default()
+        },
+        10_000,
+        0,
+    ));
+    let mut cfg = token1(&gn);
+    cfg.page_size = 500;
+    let events = collect(cfg.clone(), offset_plan());
+    let st = finished(&events);
+    assert_eq!((st.complete, st.passes), (false, 3), "{st:?}");
+    cfg.max_walk_passes = 5;
+    let st = finished(&collect(cfg, offset_plan())).clone();
+    assert_eq!((st.complete, st.passes), (false, 5), "{st:?}");
+    // the walk API says the same
+    let mut s = session(token1(&gn));
+    let (_, w) = walk_ids(&mut s, vec![], false).unwrap();
+    assert!(w.is_done() && !w.is_complete());
+    gn.set_faults(Faults::default());
+    let (_, w) = walk_ids(&mut s, vec![], false).unwrap();
+    assert!(w.is_complete() && w.passes() == 1);
+}
+
+#[test]
+fn a_future_dated_row_gives_a_capped_watermark_with_a_warning() {
+    use chrono::{Duration as CDuration, Utc};
+    let gn = start(100);
+    // the stand-in's clock moves its Date header and its derniere_action together
+    gn.set_clock_offset(7200.0);
+    gn.mutate(&MutationRequest {
+        update_ids: vec![6],
+        ..MutationRequest::default()
+    });
+    let events = collect(token1(&gn), PullPlan::default());
+    let st = finished(&events).clone();
+    let date = st.server_date.expect("Date of the last walk reply");
+    let first = st.server_date_first.expect("Date of the first walk reply");
+    assert!(first <= date);
+    assert!(
+        (date - Utc::now() - CDuration::hours(2)).num_seconds().abs() < 10,
+        "{date}"
+    );
+    let seen = st.max_derniere_action.expect("derniere_action");
+    assert!((seen - date.naive_utc()).num_seconds().abs() < 10, "{seen} vs {date}");
+    let (w, warn) = gn_client::bound_watermark(Some(seen), Some(date.naive_utc()), CDuration::days(1));
+    assert_eq!((w, warn), (Some(seen), None), "a current row is not capped");
+
+    // a row dated ten years ahead
+    let future = gn.now() + CDuration::days(3653);
+    let future_text = gn_protocol::time::format_timestamp(&future);
+    gn.mutate(&MutationRequest {
+        update_ids: vec![5],
+        at: Some(future_text.clone()),
+        ..MutationRequest::default()
+    });
+    let events = collect(token1(&gn), PullPlan::default());
+    let st = finished(&events).clone();
+    let seen = st.max_derniere_action.expect("derniere_action");
+    assert!(seen > gn.now() + CDuration::days(3600), "{seen}");
+    let now = st.server_date.expect("Date").naive_utc();
+    let (w, warn) = gn_client::bound_watermark(Some(seen), Some(now), CDuration::days(1));
+    assert_eq!(w, Some(now - CDuration::days(1)));
+    let warn = warn.expect("a warning");
+    assert!(warn.contains(&future_text[..19]), "{warn}");
+}
+
+#[test]
+fn oversized_replies_fail_without_retries() {
+    for chunked in [false, true] {
+        let gn = start(10);
+        gn.add_fault(fault(
+            "/api/exports",
+            FaultAction::Huge {
+                bytes: 5 << 20,
+                chunked,
+            },
+            3,
+            0,
+        ));
+        let mut cfg = token1(&gn);
+        cfg.max_reply_bytes = 1 << 20;
+        let e = walk_ids(&mut session(cfg), vec![], true).unwrap_err();
+        match &e {
+            ClientError::ReplyTooLarge { limit, announced, .. } => {
+                assert_eq!(*limit, 1 << 20);
+                assert_eq!(*announced, (!chunked).then_some(5 << 20));
+            }
+            other => panic!("{other:?}"),
+        }
+        assert!(!e.is_retryable());
+        assert!(e.hint().contains("gn_flux.max_reply_size"), "{}", e.hint());
+        assert!(e.detail().contains("limit: 1048576 bytes"), "{}", e.detail());
+        assert_eq!(export_requests(&gn, 1).len(), 1, "not retried");
+    }
+    // the default limit lets normal pages through
+    let gn = start(1500);
+    let (ids, _) = walk_ids(&mut session(token1(&gn)), vec![], true).unwrap();
+    assert_each_once(&ids, 1..=1500);
+}
+
+#[test]
+fn a_walk_that_makes_no_progress_stops() {
+    // the same page again on page-index paging
+    let gn = start(3000);
+    gn.add_fault(fault("/api/exports", FaultAction::Repeat, 100, 1));
+    let e = walk_ids(&mut session(token1(&gn)), vec![], false).unwrap_err();
+    assert!(matches!(e, ClientError::NoProgress { page: Some(1), .. }), "{e:?}");
+    assert!(e.hint().contains("same rows"), "{}", e.hint());
+    assert_eq!(export_requests(&gn, 1).len(), 2);
+
+    // the same page again on keyset paging (falls back, then stops)
+    let gn = start(3000);
+    gn.add_fault(fault("/api/exports", FaultAction::Repeat, 100, 1));
+    let e = walk_ids(&mut session(token1(&gn)), vec![], true).unwrap_err();
+    assert!(matches!(e, ClientError::NoProgress { .. }), "{e:?}");
+    assert!(export_requests(&gn, 1).len() <= 4);
+
+    // an id_synthese at i64::MAX with more rows announced: the bound cannot advance
+    let gn = start(10);
+    let body = format!(
+        r#"{{"items": [{{"id_synthese": {}, "id_perm_sinp": null, "derniere_action": "2024-01-01 00:00:00"}}], "limit": 1, "page": 0, "total": 5, "total_filtered": 5}}"#,
+        i64::MAX
+    );
+    gn.add_fault(fault("/api/exports", FaultAction::Reply { status: 200, body }, 100, 0));
+    let e = walk_ids(&mut session(token1(&gn)), vec![], true).unwrap_err();
+    match &e {
+        ClientError::NoProgress { reason, .. } => assert!(reason.contains(&i64::MAX.to_string()), "{reason}"),
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(export_requests(&gn, 1).len(), 1);
+}
+
+#[test]
+fn max_run_time_stops_a_pull_in_backoff_and_in_a_slow_reply() {
+    let gn = start(10);
+    gn.add_fault(fault(
+        "/api/exports",
+        FaultAction::Status {
+            status: 503,
+            retry_after: Some(30),
+        },
+        1,
+        0,
+    ));
+    let mut cfg = token1(&gn);
+    cfg.backoff_cap = Duration::from_secs(60);
+    cfg.max_run_time = Some(Duration::from_millis(400));
+    let t = Instant::now();
+    let events = collect(cfg.clone(), PullPlan::default());
+    match events.last() {
+        Some(Event::Failed(e @ ClientError::RunTimeExceeded { limit, .. })) => {
+            assert_eq!(*limit, Duration::from_millis(400));
+            assert!(e.hint().contains("max_run_time"), "{}", e.hint());
+        }
+        other => panic!("{other:?}"),
+    }
+    assert!(t.elapsed() < Duration::from_millis(1500), "{:?}", t.elapsed());
+
+    gn.set_faults(Faults::default());
+    gn.add_fault(fault("/api/exports", FaultAction::Delay { ms: 3000 }, 1, 0));
+    cfg.max_run_time = Some(Duration::from_millis(500));
+    let t = Instant::now();
+    let events = collect(cfg.clone(), PullPlan::default());
+    assert!(
+        matches!(events.last(), Some(Event::Failed(ClientError::RunTimeExceeded { .. }))),
+        "{:?}",
+        events.last()
+    );
+    assert!(t.elapsed() < Duration::from_millis(1500), "{:?}", t.elapsed());
+
+    // a generous limit changes nothing
+    cfg.max_run_time = Some(Duration::from_secs(60));
+    assert!(finished(&collect(cfg, PullPlan::default())).complete);
+}
+
+#[test]
+fn a_cancelled_probe_stops_during_its_backoff() {
+    let gn = start(10);
+    gn.add_fault(fault(
+        "/api/exports",
+        FaultAction::Status {
+            status: 503,
+            retry_after: Some(30),
+        },
+        1,
+        0,
+    ));
+    let mut cfg = token1(&gn);
+    cfg.backoff_cap = Duration::from_secs(60);
+    let cancel = CancelFlag::new();
+    let c2 = cancel.clone();
+    let t = std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_millis(200));
+        c2.cancel();
+        Instant::now()
+    });
+    let r = gn_client::probe(&cfg, &cancel);
+    let stopped = Instant::now();
+    let cancelled_at = t.join().unwrap();
+    assert_eq!(r, Err(ClientError::Cancelled));
+    assert!(
+        stopped.saturating_duration_since(cancelled_at) < Duration::from_millis(100),
+        "{:?}",
+        stopped.saturating_duration_since(cancelled_at)
+    );
+}

@@ -102,6 +102,14 @@ SELECT label, view_pk_column, geometry_field, geometry_srid, licence
   FROM gn_flux.add_export('Sans géométrie', 'regress_exp', 'v_nogeom', licence => 'ODC Open Database License v1.0');
 SELECT gn_flux.add_export('Observations régression', 'regress_exp', 'obs');
 SELECT :'LAST_ERROR_SQLSTATE' AS sqlstate;
+-- Two labels may not give the same scheduled file names (Synthèse / Synthese), nor one a
+-- timestamped file name of the other.
+SELECT gn_flux.add_export('Observations regression', 'regress_exp', 'obs');
+SELECT :'LAST_ERROR_SQLSTATE' AS sqlstate;
+SELECT gn_flux.add_export('Observations régression 2024 05 01 03h00m00', 'regress_exp', 'obs');
+SELECT :'LAST_ERROR_SQLSTATE' AS sqlstate;
+UPDATE gn_flux.export SET label = 'Observations régression!' WHERE label = 'Sans géométrie';
+SELECT :'LAST_ERROR_SQLSTATE' AS sqlstate;
 SELECT gn_flux.add_export('Autre', 'regress_exp', 'nope');
 SELECT :'LAST_ERROR_SQLSTATE' AS sqlstate;
 SELECT gn_flux.add_export('Autre', 'regress_exp', 'obs', view_pk_column => 'nope');
@@ -152,6 +160,54 @@ SELECT gn_flux.schedule_export('Observations régression', 'csv', '/tmp', '0 3 *
 SELECT :'LAST_ERROR_SQLSTATE' AS sqlstate;
 SELECT gn_flux.unschedule_export('Observations régression');
 SELECT :'LAST_ERROR_SQLSTATE' AS sqlstate;
+
+-- Schedules and run logs belong to their owner; run details (error texts may quote observation
+-- data, paths) are for owners, gn_flux_monitor members and superusers. The rows are made by hand:
+-- this database has no pg_cron.
+CREATE ROLE regress_exp_owner;
+CREATE ROLE regress_exp_intruder;
+GRANT pg_write_server_files TO regress_exp_owner, regress_exp_intruder;
+INSERT INTO gn_flux.export_schedule (export_id, format, directory, schedule, created_by)
+SELECT id, 'csv', '/tmp', '0 3 * * *', 'regress_exp_owner' FROM gn_flux.export WHERE label = 'Observations régression';
+INSERT INTO gn_flux.export_log (export_id, label, format, schedule_id, run_by, started_at, ended_at, status, path, error)
+SELECT s.export_id, 'Observations régression', 'csv', s.id, 'regress_exp_owner', '2024-05-01 03:00', '2024-05-01 03:01', 'failed',
+       '/tmp/secret.csv', 'Failing row contains (1, Lynx)'
+  FROM gn_flux.export_schedule s;
+SET ROLE regress_exp_reader;
+SELECT label, format, directory, run_as, last_status, last_error, last_file, failures_since_success
+  FROM gn_flux.export_status ORDER BY label, format;
+SELECT count(*) FROM gn_flux.export_log;
+SELECT :'LAST_ERROR_SQLSTATE' AS sqlstate;
+RESET ROLE;
+GRANT gn_flux_monitor TO regress_exp_reader;
+SET ROLE regress_exp_reader;
+SELECT label, last_error, last_file FROM gn_flux.export_status ORDER BY label, format;
+SELECT label, run_by = 'regress_exp_owner' AS owners_run, error FROM gn_flux.export_log ORDER BY id;
+RESET ROLE;
+REVOKE gn_flux_monitor FROM regress_exp_reader;
+SET ROLE regress_exp_owner;
+SELECT label, last_error, last_file FROM gn_flux.export_status ORDER BY label, format;
+SELECT label, run_by, error FROM gn_flux.export_log ORDER BY id;
+RESET ROLE;
+-- Another member of pg_write_server_files may neither redirect that schedule nor forge its runs.
+SET ROLE regress_exp_intruder;
+UPDATE gn_flux.export_schedule SET directory = '/var/lib/postgresql';
+DELETE FROM gn_flux.export_schedule;
+SELECT gn_flux.schedule_export('Observations régression', 'csv', '/tmp/elsewhere', '0 3 * * *');
+SELECT :'LAST_ERROR_SQLSTATE' AS sqlstate;
+SELECT gn_flux.unschedule_export('Observations régression', 'csv');
+SELECT :'LAST_ERROR_SQLSTATE' AS sqlstate;
+SELECT gn_flux._run_export_schedule(id) FROM gn_flux.export_schedule;
+SELECT :'LAST_ERROR_SQLSTATE' AS sqlstate;
+INSERT INTO gn_flux.export_log (export_id, label, format, schedule_id, started_at, ended_at, status, path)
+SELECT s.export_id, 'x', 'csv', s.id, '2000-01-01', '2000-01-01', 'success', '/etc/passwd' FROM gn_flux.export_schedule s;
+SELECT :'LAST_ERROR_SQLSTATE' AS sqlstate;
+INSERT INTO gn_flux.export_log (label, format, run_by, started_at, ended_at, status, path)
+VALUES ('x', 'csv', 'regress_exp_owner', '2000-01-01', '2000-01-01', 'success', '/etc/passwd');
+SELECT :'LAST_ERROR_SQLSTATE' AS sqlstate;
+RESET ROLE;
+SELECT directory, created_by FROM gn_flux.export_schedule;
+SELECT count(*) AS forged_rows FROM gn_flux.export_log WHERE path = '/etc/passwd';
 SELECT gn_flux.drop_export('Observations régression');
 SELECT gn_flux.drop_export('Observations régression');
 SELECT :'LAST_ERROR_SQLSTATE' AS sqlstate;
@@ -161,3 +217,5 @@ DROP SCHEMA regress_exp CASCADE;
 SELECT gn_flux.drop_export('Sans géométrie');
 DELETE FROM gn_flux.export_log;
 DROP ROLE regress_exp_reader;
+DROP ROLE regress_exp_owner;
+DROP ROLE regress_exp_intruder;
