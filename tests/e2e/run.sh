@@ -62,7 +62,7 @@ run_regress not-preloaded
 psql_as_postgres "$CLUSTER" postgres -c "DROP DATABASE IF EXISTS gn_flux_e2e" -c "CREATE DATABASE gn_flux_e2e"
 got="$(psql_as_postgres "$CLUSTER" gn_flux_e2e -At -c "CREATE EXTENSION gn_flux CASCADE" -c "SELECT gn_flux._loaded_from_preload()")"
 expect_eq "not preloaded: CREATE EXTENSION gn_flux CASCADE loads the library in a plain backend" "$got" "f"
-got="$(psql_as_postgres "$CLUSTER" gn_flux_e2e -At -c "SELECT gn_flux.version() LIKE 'gn_flux 0.1.0 (commit %)'")"
+got="$(psql_as_postgres "$CLUSTER" gn_flux_e2e -At -c "SELECT gn_flux.version() LIKE 'gn_flux 0.2.0 (commit %)'")"
 expect_eq "not preloaded: gn_flux.version()" "$got" "t"
 
 step "Mode 2: gn_flux and pg_cron preloaded (shared_preload_libraries)"
