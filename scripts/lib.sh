@@ -137,10 +137,27 @@ psql_as_postgres() { # cluster db [psql args...]
   runuser -u postgres -- psql -X -q -v ON_ERROR_STOP=1 -h "$PG_SOCKET_DIR" -p "$port" -d "$2" "${@:3}"
 }
 
-install_extension() {
-  step "Build and install gn_flux into PostgreSQL ${PG_MAJOR}"
+install_extension() { # [release]: an optimised build (the demo, benchmarks); default: debug (tests)
+  local flags=()
+  [ "${1:-}" = release ] && flags=(--release)
+  step "Build and install gn_flux (${1:-debug} build) into PostgreSQL ${PG_MAJOR}"
   stop_all_clusters
-  (cd "$ROOT" && cargo pgrx install --pg-config "$PG_CONFIG")
+  (cd "$ROOT" && cargo pgrx install "${flags[@]}" --pg-config "$PG_CONFIG")
+}
+
+# Clusters running now (the demo's 15/main, say), to start again when a script that stops them
+# for a library swap ends.
+online_clusters() {
+  pg_lsclusters -h 2>/dev/null | awk -v v="$PG_MAJOR" '$1 == v && $4 == "online" { print $2 }'
+}
+
+restart_clusters() { # names...
+  local c
+  for c in "$@"; do
+    if [ "$(cluster_status "$c")" = "down" ]; then
+      pg_ctlcluster "$PG_MAJOR" "$c" start || echo "warning: could not start cluster ${PG_MAJOR}/$c again" >&2
+    fi
+  done
 }
 
 # Builds the stand-in binary and echoes its path.

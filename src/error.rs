@@ -6,7 +6,7 @@
 //! lost connection), missing relation 42P01 / column 42703, privileges 42501,
 //! too large 54000, file system 58030.
 use pgrx::pg_sys::panic::ErrorReport;
-use pgrx::{PgLogLevel, PgSqlErrorCode};
+use pgrx::PgSqlErrorCode;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Kind {
@@ -96,12 +96,6 @@ impl GnFluxError {
         }
         report
     }
-
-    /// Raises the error as a PostgreSQL ERROR (does not return).
-    pub fn raise(self) -> ! {
-        self.report().report(PgLogLevel::ERROR);
-        unreachable!("an ERROR report does not return")
-    }
 }
 
 /// What SQL-facing functions return: pgrx raises an `Err` as an ERROR with its SQLSTATE, DETAIL
@@ -150,20 +144,6 @@ impl Redactor {
             out = out.replace(s.as_str(), "********");
         }
         out
-    }
-}
-
-/// `Result::unwrap_or_raise` for SQL-facing functions.
-pub trait OrRaise<T> {
-    fn or_raise(self) -> T;
-}
-
-impl<T> OrRaise<T> for Result<T, GnFluxError> {
-    fn or_raise(self) -> T {
-        match self {
-            Ok(v) => v,
-            Err(e) => e.raise(),
-        }
     }
 }
 

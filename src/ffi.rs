@@ -1,5 +1,6 @@
-//! The only module that calls PostgreSQL's C API directly: subtransactions, used so that a failed
-//! pull rolls back its data changes while its failure is still recorded in import_log.
+//! The only module that calls PostgreSQL's C API directly (the crate denies `unsafe` everywhere
+//! else): subtransactions, used so that a failed pull rolls back its data changes while its
+//! failure is still recorded in import_log; and two reads/calls made while the library loads.
 #![allow(unsafe_code)]
 
 use pgrx::pg_sys;
@@ -79,4 +80,16 @@ where
             SubxactOutcome::Failed { message }
         }
     }
+}
+
+/// True while the postmaster processes shared_preload_libraries.
+pub fn preloading() -> bool {
+    // SAFETY: a plain read of a PostgreSQL global boolean, from the main thread during _PG_init.
+    unsafe { pg_sys::process_shared_preload_libraries_in_progress }
+}
+
+/// Makes SET of unknown `<prefix>.*` settings an error instead of a silent placeholder.
+pub fn reserve_guc_prefix(prefix: &'static std::ffi::CStr) {
+    // SAFETY: FFI call with a static NUL-terminated string, from the main thread during _PG_init.
+    unsafe { pg_sys::MarkGUCPrefixReserved(prefix.as_ptr()) }
 }

@@ -191,10 +191,8 @@ pub fn init_preloaded() {
 }
 
 /// True while the postmaster processes shared_preload_libraries.
-#[allow(unsafe_code)]
 pub fn preloading() -> bool {
-    // SAFETY: a plain read of a PostgreSQL global boolean, from the main thread during _PG_init.
-    unsafe { pgrx::pg_sys::process_shared_preload_libraries_in_progress }
+    crate::ffi::preloading()
 }
 
 /// Whether this process inherited a library loaded through shared_preload_libraries.
@@ -202,9 +200,7 @@ pub fn loaded_from_preload() -> bool {
     LOADED_FROM_PRELOAD.load(Ordering::Relaxed)
 }
 
-#[allow(unsafe_code)]
 fn reserve_prefix() {
-    // SAFETY: FFI call with a static NUL-terminated string, from the main thread during _PG_init;
-    // it turns SET of unknown gn_flux.* names into errors instead of silent placeholders.
-    unsafe { pgrx::pg_sys::MarkGUCPrefixReserved(c"gn_flux".as_ptr()) }
+    // SET of unknown gn_flux.* names becomes an error instead of a silent placeholder.
+    crate::ffi::reserve_guc_prefix(c"gn_flux");
 }

@@ -14,8 +14,6 @@ mod info;
 mod pull;
 mod sources;
 mod spi;
-#[cfg(any(test, feature = "pg_test"))]
-mod tests_pull;
 
 ::pgrx::pg_module_magic!(name, version);
 
@@ -36,7 +34,7 @@ mod tests_pull;
     requires = [
         "bootstrap",
         "sources",
-        sources::check_source,
+        sources::check_source_row,
         sources::probe_source,
         pull::pull_source
     ]

@@ -5,7 +5,7 @@ use pgrx::prelude::*;
 /// Quoted schema of PostGIS, `None` when it is not installed in this database.
 pub fn postgis_schema() -> Result<Option<String>, GnFluxError> {
     Ok(Spi::get_one::<String>(
-        "SELECT quote_ident(n.nspname) FROM pg_extension e JOIN pg_namespace n ON n.oid = e.extnamespace WHERE e.extname = 'postgis'",
+        "SELECT pg_catalog.quote_ident(n.nspname) FROM pg_catalog.pg_extension e JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) e.extnamespace WHERE e.extname OPERATOR(pg_catalog.=) 'postgis'",
     )?)
 }
 

@@ -22,8 +22,8 @@ fn io_error(what: String, e: std::io::Error) -> GnFluxError {
 /// Superusers and members of pg_write_server_files only (as for COPY … TO a file).
 pub fn check_file_privilege(function: &str) -> Result<(), GnFluxError> {
     let allowed = Spi::get_one::<bool>(
-        "SELECT coalesce((SELECT rolsuper FROM pg_roles WHERE rolname = current_user), false)
-             OR pg_has_role(current_user, 'pg_write_server_files', 'MEMBER')",
+        "SELECT coalesce((SELECT rolsuper FROM pg_catalog.pg_roles WHERE rolname = current_user), false)
+             OR pg_catalog.pg_has_role(current_user, 'pg_write_server_files', 'MEMBER')",
     )?
     .unwrap_or(false);
     if allowed {

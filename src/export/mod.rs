@@ -9,9 +9,10 @@ mod plan;
 mod relation;
 mod stream;
 
-use crate::error::{GnFluxError, Kind, OrRaise};
+use crate::error::{GnFluxError, Kind, SqlResult};
 use crate::ffi::{in_subtransaction, SubxactOutcome};
 use gn_export::Format;
+use pgrx::pg_sys::panic::ErrorReport;
 use pgrx::prelude::*;
 use plan::{Filters, Hints};
 use std::path::{Path, PathBuf};
@@ -83,8 +84,14 @@ pub fn export_view(
     format: Option<&str>,
     filters: default!(Option<pgrx::JsonB>, "'{}'"),
     srid: default!(Option<i32>, "NULL"),
-) -> Vec<u8> {
-    export_view_inner(schema_name, view_name, format, filters.as_ref(), srid).or_raise()
+) -> SqlResult<Vec<u8>> {
+    Ok(export_view_inner(
+        schema_name,
+        view_name,
+        format,
+        filters.as_ref(),
+        srid,
+    )?)
 }
 
 fn export_view_inner(
@@ -199,7 +206,7 @@ fn log_run(
     };
     Spi::run_with_args(
         "INSERT INTO gn_flux.export_log (export_id, label, format, schedule_id, started_at, ended_at, status, path, rows, bytes, sha256, error)
-         VALUES ($1, $2, $3, $4, $5::timestamptz, clock_timestamp(), $6, $7, $8, $9, $10, $11)",
+         VALUES ($1, $2, $3, $4, $5::pg_catalog.timestamptz, pg_catalog.clock_timestamp(), $6, $7, $8, $9, $10, $11)",
         &[
             export.id.into(),
             export.label.as_str().into(),
@@ -218,28 +225,39 @@ fn log_run(
 }
 
 fn clock() -> Result<String, GnFluxError> {
-    Ok(Spi::get_one::<String>("SELECT clock_timestamp()::text")?.unwrap_or_default())
+    Ok(Spi::get_one::<String>("SELECT pg_catalog.clock_timestamp()::pg_catalog.text")?.unwrap_or_default())
 }
 
 /// `gn_flux.export_to_file(label, format, path, filters)`: streams a registered export to a file
 /// of the server, atomically.
+// The return type is spelt out in full: pgrx reads it from the signature (no type alias, not
+// even SqlResult).
+#[allow(clippy::type_complexity)]
 #[pg_extern(name = "export_to_file")]
 pub fn export_to_file(
     label: Option<&str>,
     format: Option<&str>,
     path: Option<&str>,
     filters: default!(Option<pgrx::JsonB>, "'{}'"),
-) -> TableIterator<
-    'static,
-    (
-        name!(path, String),
-        name!(rows, i64),
-        name!(bytes, i64),
-        name!(sha256, String),
-    ),
+) -> Result<
+    TableIterator<
+        'static,
+        (
+            name!(path, String),
+            name!(rows, i64),
+            name!(bytes, i64),
+            name!(sha256, String),
+        ),
+    >,
+    ErrorReport,
 > {
-    let w = export_to_file_inner(label, format, path, filters.as_ref()).or_raise();
-    TableIterator::once((w.path.display().to_string(), w.rows, w.bytes, w.sha256))
+    let w = export_to_file_inner(label, format, path, filters.as_ref())?;
+    Ok(TableIterator::once((
+        w.path.display().to_string(),
+        w.rows,
+        w.bytes,
+        w.sha256,
+    )))
 }
 
 fn export_to_file_inner(
@@ -261,13 +279,15 @@ fn export_to_file_inner(
 
 /// Checks a schedule directory (used by schedule_export before creating the pg_cron job).
 #[pg_extern(name = "_check_export_directory")]
-pub fn check_export_directory(directory: Option<&str>) -> String {
-    files::check_file_privilege("gn_flux.schedule_export()").or_raise();
-    files::allowed_directory(directory).or_raise().display().to_string()
+pub fn check_export_directory(directory: Option<&str>) -> SqlResult<String> {
+    files::check_file_privilege("gn_flux.schedule_export()")?;
+    Ok(files::allowed_directory(directory)?.display().to_string())
 }
 
 /// Checks an export definition and fills in what add_export detects: the pk column, the geometry
 /// column and its SRID (used by the trigger on gn_flux.export).
+// The return type is spelt out in full (see export_to_file).
+#[allow(clippy::type_complexity)]
 #[pg_extern(name = "_check_export")]
 pub fn check_export(
     schema_name: Option<&str>,
@@ -275,75 +295,92 @@ pub fn check_export(
     view_pk_column: Option<&str>,
     geometry_field: Option<&str>,
     geometry_srid: Option<i32>,
-) -> TableIterator<
-    'static,
-    (
-        name!(view_pk_column, String),
-        name!(geometry_field, Option<String>),
-        name!(geometry_srid, Option<i32>),
-    ),
+) -> Result<
+    TableIterator<
+        'static,
+        (
+            name!(view_pk_column, String),
+            name!(geometry_field, Option<String>),
+            name!(geometry_srid, Option<i32>),
+        ),
+    >,
+    ErrorReport,
 > {
-    let checked = (|| -> Result<(String, Option<String>, Option<i32>), GnFluxError> {
-        let rel = relation::resolve(schema_name, view_name)?;
-        let pk = match view_pk_column {
-            Some(pk) => {
-                rel.column(pk).ok_or_else(|| {
-                    GnFluxError::new(
-                        Kind::UndefinedColumn,
-                        format!("column \"{pk}\" (view_pk_column) does not exist in {}", rel.qualified),
-                        "Give a column of the view that identifies its rows, or leave view_pk_column NULL to detect it.",
-                    )
-                })?;
-                pk.to_string()
-            }
-            None => relation::detect_pk(&rel)?,
-        };
-        let geometry = match geometry_field {
-            Some(g) => Some(rel.column(g).filter(|c| c.field == gn_export::FieldType::Geometry).ok_or_else(|| {
+    let checked = check_export_inner(schema_name, view_name, view_pk_column, geometry_field, geometry_srid)?;
+    Ok(TableIterator::once(checked))
+}
+
+fn check_export_inner(
+    schema_name: Option<&str>,
+    view_name: Option<&str>,
+    view_pk_column: Option<&str>,
+    geometry_field: Option<&str>,
+    geometry_srid: Option<i32>,
+) -> Result<(String, Option<String>, Option<i32>), GnFluxError> {
+    let rel = relation::resolve(schema_name, view_name)?;
+    let pk = match view_pk_column {
+        Some(pk) => {
+            rel.column(pk).ok_or_else(|| {
                 GnFluxError::new(
                     Kind::UndefinedColumn,
-                    format!("column \"{g}\" (geometry_field) does not exist in {} or is not a PostGIS geometry", rel.qualified),
-                    "Give a geometry column of the view, or leave geometry_field NULL to detect it.",
+                    format!("column \"{pk}\" (view_pk_column) does not exist in {}", rel.qualified),
+                    "Give a column of the view that identifies its rows, or leave view_pk_column NULL to detect it.",
                 )
-            })?),
-            None => rel.geometry_columns().next(),
-        };
-        let srid = match (geometry, geometry_srid) {
-            (None, Some(_)) => {
+            })?;
+            pk.to_string()
+        }
+        None => relation::detect_pk(&rel)?,
+    };
+    let geometry = match geometry_field {
+        Some(g) => Some(
+            rel.column(g)
+                .filter(|c| c.field == gn_export::FieldType::Geometry)
+                .ok_or_else(|| {
+                    GnFluxError::new(
+                        Kind::UndefinedColumn,
+                        format!(
+                            "column \"{g}\" (geometry_field) does not exist in {} or is not a PostGIS geometry",
+                            rel.qualified
+                        ),
+                        "Give a geometry column of the view, or leave geometry_field NULL to detect it.",
+                    )
+                })?,
+        ),
+        None => rel.geometry_columns().next(),
+    };
+    let srid = match (geometry, geometry_srid) {
+        (None, Some(_)) => {
+            return Err(GnFluxError::invalid(
+                "geometry_srid is set but the export has no geometry column",
+                "Set geometry_srid to NULL, or name a geometry column in geometry_field.",
+            ))
+        }
+        (None, None) => None,
+        (Some(_), Some(s)) => {
+            let postgis = rel.postgis()?;
+            let known = Spi::get_one_with_args::<bool>(
+                &format!("SELECT EXISTS (SELECT 1 FROM {postgis}spatial_ref_sys WHERE srid OPERATOR(pg_catalog.=) $1)"),
+                &[s.into()],
+            )?
+            .unwrap_or(false);
+            if !known {
                 return Err(GnFluxError::invalid(
-                    "geometry_srid is set but the export has no geometry column",
-                    "Set geometry_srid to NULL, or name a geometry column in geometry_field.",
-                ))
+                    format!("geometry_srid {s} is not in spatial_ref_sys"),
+                    "Use an SRID PostGIS knows, e.g. 2154 (Lambert-93) or 4326 (WGS 84).",
+                ));
             }
-            (None, None) => None,
-            (Some(_), Some(s)) => {
-                let postgis = rel.postgis()?;
-                let known = Spi::get_one_with_args::<bool>(
-                    &format!("SELECT EXISTS (SELECT 1 FROM {postgis}spatial_ref_sys WHERE srid = $1)"),
-                    &[s.into()],
-                )?
-                .unwrap_or(false);
-                if !known {
-                    return Err(GnFluxError::invalid(
-                        format!("geometry_srid {s} is not in spatial_ref_sys"),
-                        "Use an SRID PostGIS knows, e.g. 2154 (Lambert-93) or 4326 (WGS 84).",
-                    ));
-                }
-                Some(s)
-            }
-            (Some(g), None) => Some(rel.geometry_srid(g)?).filter(|s| *s > 0),
-        };
-        Ok((pk, geometry.map(|g| g.name.clone()), srid))
-    })()
-    .or_raise();
-    TableIterator::once(checked)
+            Some(s)
+        }
+        (Some(g), None) => Some(rel.geometry_srid(g)?).filter(|s| *s > 0),
+    };
+    Ok((pk, geometry.map(|g| g.name.clone()), srid))
 }
 
 /// Runs one scheduled export (the command of its pg_cron job). Failures are logged in
 /// gn_flux.export_log and reported as a WARNING; other schedules are separate jobs and go on.
 #[pg_extern(name = "_run_export_schedule")]
-pub fn run_export_schedule(schedule_id: i32) -> String {
-    run_schedule(schedule_id).or_raise()
+pub fn run_export_schedule(schedule_id: i32) -> SqlResult<String> {
+    Ok(run_schedule(schedule_id)?)
 }
 
 struct Schedule {
@@ -364,7 +401,7 @@ struct ScheduleRow {
 fn run_schedule(schedule_id: i32) -> Result<String, GnFluxError> {
     let found = Spi::connect(|c| -> Result<Option<ScheduleRow>, GnFluxError> {
         let mut rows = c.select(
-            "SELECT e.label, s.format, s.directory, s.created_by::text,
+            "SELECT e.label, s.format, s.directory, s.created_by::pg_catalog.text,
                     s.created_by = current_user
                       OR coalesce((SELECT r.rolsuper FROM pg_catalog.pg_roles r WHERE r.rolname = current_user), false)
                FROM gn_flux.export_schedule s JOIN gn_flux.export e ON e.id = s.export_id WHERE s.id = $1",
@@ -407,8 +444,10 @@ fn run_schedule(schedule_id: i32) -> Result<String, GnFluxError> {
         directory,
     };
     let started = clock()?;
-    let stamp = Spi::get_one::<String>("SELECT to_char(clock_timestamp(), 'YYYY_MM_DD_HH24\"h\"MI\"m\"SS')")?
-        .unwrap_or_default();
+    let stamp = Spi::get_one::<String>(
+        "SELECT pg_catalog.to_char(pg_catalog.clock_timestamp(), 'YYYY_MM_DD_HH24\"h\"MI\"m\"SS')",
+    )?
+    .unwrap_or_default();
     let stem = gn_export::sanitize_file_stem(&export.label);
     let ext = schedule.format.extension();
     let outcome = in_subtransaction(|| -> Result<Written, GnFluxError> {
@@ -489,7 +528,7 @@ fn remove_expired(schedule_id: i32, directory: &str, stem: &str, ext: &str) -> R
         for r in c.select(
             "SELECT id, path FROM gn_flux.export_log
               WHERE schedule_id = $1 AND status = 'success' AND removed_at IS NULL AND path IS NOT NULL
-                AND ended_at < clock_timestamp() - make_interval(days => $2)
+                AND ended_at < pg_catalog.clock_timestamp() - pg_catalog.make_interval(days => $2)
                 AND path <> coalesce((SELECT l.path FROM gn_flux.export_log l
                                        WHERE l.schedule_id = $1 AND l.status = 'success' ORDER BY l.id DESC LIMIT 1), '')",
             None,
@@ -516,7 +555,7 @@ fn remove_expired(schedule_id: i32, directory: &str, stem: &str, ext: &str) -> R
             }
         }
         Spi::run_with_args(
-            "UPDATE gn_flux.export_log SET removed_at = clock_timestamp() WHERE id = $1",
+            "UPDATE gn_flux.export_log SET removed_at = pg_catalog.clock_timestamp() WHERE id = $1",
             &[id.into()],
         )?;
     }
@@ -585,6 +624,32 @@ mod tests {
         .unwrap()
         .unwrap();
         assert_eq!(json, "[{\"id\": 1, \"name\": \"a\", \"geom\": \"POINT(6 45)\"}]\n");
+    }
+
+    #[pg_test]
+    #[should_panic(expected = "column \"d\" holds 5874897-12-31, beyond the dates export files can hold")]
+    fn dates_beyond_the_files_range_are_refused() {
+        Spi::run(
+            "SET LOCAL datestyle = 'ISO, YMD';
+             CREATE TABLE pgt_far (id integer PRIMARY KEY, d date);
+             INSERT INTO pgt_far VALUES (1, '2024-01-01'), (2, '5874897-12-31');",
+        )
+        .unwrap();
+        Spi::run("SELECT gn_flux.export_view('public', 'pgt_far', 'csv')").unwrap();
+    }
+
+    #[pg_test]
+    fn infinite_dates_are_written_as_null() {
+        Spi::run(
+            "CREATE TABLE pgt_inf (id integer PRIMARY KEY, d date, ts timestamptz);
+             INSERT INTO pgt_inf VALUES (1, 'infinity', '-infinity');",
+        )
+        .unwrap();
+        let json =
+            Spi::get_one::<String>("SELECT convert_from(gn_flux.export_view('public', 'pgt_inf', 'json'), 'UTF8')")
+                .unwrap()
+                .unwrap();
+        assert_eq!(json, "[{\"id\": 1, \"d\": null, \"ts\": null}]\n");
     }
 
     #[pg_test]

@@ -1,5 +1,8 @@
 //! From (relation, format, filters, srid) to one SELECT with bound parameters, the writers'
 //! layout, and how each column is read back from SPI.
+//!
+//! The SELECT runs under the caller's search_path: the functions, types and operators this module
+//! writes into it are `pg_catalog.`-qualified (PostGIS ones with PostGIS's schema).
 
 use super::relation::{quote, Column, Relation};
 use crate::error::{GnFluxError, Kind};
@@ -88,7 +91,7 @@ pub fn parse_filters(filters: Option<&serde_json::Value>) -> Result<Filters, GnF
             k if RESERVED_PARAMS.contains(&k) => {
                 return Err(GnFluxError::invalid(
                     format!("\"{k}\" is not a filter"),
-                    "Files hold every matching row: remove offset/token (they only make sense for the paged HTTP API).",
+                    "Files hold every matching row: remove offset/token (they only page GeoNature's HTTP API).",
                 ))
             }
             _ => {
@@ -138,7 +141,7 @@ fn srs_of(rel: &Relation, srid: i32) -> Result<Option<(String, String, i32)>, Gn
     let postgis = rel.postgis()?;
     Spi::connect(|c| -> Result<Option<(String, String, i32)>, GnFluxError> {
         let sql =
-            format!("SELECT srtext::text, auth_name::text, auth_srid FROM {postgis}spatial_ref_sys WHERE srid = $1");
+            format!("SELECT srtext::pg_catalog.text, auth_name::pg_catalog.text, auth_srid FROM {postgis}spatial_ref_sys WHERE srid OPERATOR(pg_catalog.=) $1");
         let mut rows = c.select(&sql, Some(1), &[srid.into()])?;
         let Some(r) = rows.next() else { return Ok(None) };
         Ok(Some((
@@ -255,15 +258,18 @@ pub fn plan(rel: &Relation, format: Format, filters: &Filters, hints: &Hints) ->
             // Other geometry (and geography) columns: WKT text.
             (format!("{}ST_AsText({ident})", rel.postgis()?), FieldType::Text)
         } else if c.is_array {
-            (format!("to_jsonb({ident})::text"), FieldType::Json)
+            (
+                format!("pg_catalog.to_jsonb({ident})::pg_catalog.text"),
+                FieldType::Json,
+            )
         } else {
             // What SPI hands back must match the field type (see stream::read_cell).
             let expr = match c.field {
-                FieldType::Int => format!("{ident}::int8"),
-                FieldType::Float => format!("{ident}::float8"),
+                FieldType::Int => format!("{ident}::pg_catalog.int8"),
+                FieldType::Float => format!("{ident}::pg_catalog.float8"),
                 FieldType::Bool | FieldType::Date | FieldType::Timestamp | FieldType::TimestampTz => ident.clone(),
                 FieldType::Numeric | FieldType::Json | FieldType::Text | FieldType::Geometry => {
-                    format!("{ident}::text")
+                    format!("{ident}::pg_catalog.text")
                 }
             };
             (expr, c.field)
@@ -344,7 +350,7 @@ fn shp_plan(rel: &Relation, layout: &Layout, params: &[String], sql: &str) -> Re
     let mut aggregates = Vec::new();
     let geometry = layout.geometry.unwrap_or(0);
     aggregates.push(format!(
-        "array_to_string(array_agg(DISTINCT {postgis}GeometryType({postgis}ST_GeomFromEWKB(c{geometry}))), ',')"
+        "pg_catalog.array_to_string(pg_catalog.array_agg(DISTINCT {postgis}GeometryType({postgis}ST_GeomFromEWKB(c{geometry}))), ',')"
     ));
     let text_fields: Vec<usize> = layout
         .fields
@@ -354,7 +360,9 @@ fn shp_plan(rel: &Relation, layout: &Layout, params: &[String], sql: &str) -> Re
         .map(|(i, _)| i)
         .collect();
     for i in &text_fields {
-        aggregates.push(format!("max(octet_length(c{i}))::int8"));
+        aggregates.push(format!(
+            "pg_catalog.max(pg_catalog.octet_length(c{i}))::pg_catalog.int8"
+        ));
     }
     let aliases: Vec<String> = (0..layout.fields.len()).map(|i| format!("c{i}")).collect();
     let scan = format!(

@@ -1,5 +1,9 @@
 //! The relation behind an export: existence, the caller's privileges, its columns and how each
 //! one is read (PostgreSQL type → writer field type), its geometry column and SRID.
+//!
+//! These queries run under the caller's search_path (export_view, export_to_file): every catalog
+//! function, relation, type and operator in them is written `pg_catalog.`, so no schema earlier in
+//! that path can stand in for one.
 
 use crate::error::{GnFluxError, Kind};
 use gn_export::{FieldType, GeometryKind};
@@ -127,10 +131,14 @@ pub fn resolve(schema: Option<&str>, name: Option<&str>) -> Result<Relation, GnF
     let shown = display(schema, name);
     let found = Spi::connect(|c| -> Result<Option<(pg_sys::Oid, String, bool, bool)>, GnFluxError> {
         let mut rows = c.select(
-            "SELECT c.oid, c.relkind::text, has_schema_privilege(current_user, n.oid, 'USAGE'),
-                    has_table_privilege(current_user, c.oid, 'SELECT')
-               FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-              WHERE n.nspname = $1 AND c.relname = $2 AND c.relkind IN ('r', 'v', 'm', 'f', 'p')",
+            "SELECT c.oid, c.relkind::pg_catalog.text,
+                    pg_catalog.has_schema_privilege(current_user, n.oid, 'USAGE'),
+                    pg_catalog.has_table_privilege(current_user, c.oid, 'SELECT')
+               FROM pg_catalog.pg_class c
+               JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) c.relnamespace
+              WHERE n.nspname OPERATOR(pg_catalog.=) $1
+                AND c.relname OPERATOR(pg_catalog.=) $2
+                AND c.relkind OPERATOR(pg_catalog.=) ANY ('{r,v,m,f,p}'::pg_catalog.\"char\"[])",
             Some(1),
             &[schema.into(), name.into()],
         )?;
@@ -163,17 +171,20 @@ pub fn resolve(schema: Option<&str>, name: Option<&str>) -> Result<Relation, GnF
     let postgis = crate::spi::postgis_schema()?.map(|p| p + ".");
     let typmod_sql = match &postgis {
         Some(p) => format!(
-            "CASE WHEN t.typname = 'geometry' AND a.atttypmod >= 0 THEN {p}postgis_typmod_srid(a.atttypmod) ELSE 0 END,
-             CASE WHEN t.typname = 'geometry' AND a.atttypmod >= 0 THEN {p}postgis_typmod_type(a.atttypmod) ELSE '' END"
+            "CASE WHEN t.typname OPERATOR(pg_catalog.=) 'geometry' AND a.atttypmod OPERATOR(pg_catalog.>=) 0
+                  THEN {p}postgis_typmod_srid(a.atttypmod) ELSE 0 END,
+             CASE WHEN t.typname OPERATOR(pg_catalog.=) 'geometry' AND a.atttypmod OPERATOR(pg_catalog.>=) 0
+                  THEN {p}postgis_typmod_type(a.atttypmod) ELSE '' END"
         ),
         None => "0, ''".to_string(),
     };
     let columns = Spi::connect(|c| -> Result<Vec<Column>, GnFluxError> {
         let sql = format!(
-            "SELECT a.attname::text, t.typname::text, format_type(a.atttypid, a.atttypmod),
-                    t.typcategory::text, {typmod_sql}
-               FROM pg_attribute a JOIN pg_type t ON t.oid = a.atttypid
-              WHERE a.attrelid = $1 AND a.attnum > 0 AND NOT a.attisdropped
+            "SELECT a.attname::pg_catalog.text, t.typname::pg_catalog.text,
+                    pg_catalog.format_type(a.atttypid, a.atttypmod),
+                    t.typcategory::pg_catalog.text, {typmod_sql}
+               FROM pg_catalog.pg_attribute a JOIN pg_catalog.pg_type t ON t.oid OPERATOR(pg_catalog.=) a.atttypid
+              WHERE a.attrelid OPERATOR(pg_catalog.=) $1 AND a.attnum OPERATOR(pg_catalog.>) 0 AND NOT a.attisdropped
               ORDER BY a.attnum"
         );
         let mut out = Vec::new();
@@ -243,9 +254,10 @@ pub fn resolve(schema: Option<&str>, name: Option<&str>) -> Result<Relation, GnF
 pub fn detect_pk(rel: &Relation) -> Result<String, GnFluxError> {
     if rel.is_table {
         let pk: Option<String> = first_value(
-            "SELECT a.attname::text FROM pg_index i
-               JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = i.indkey[0]
-              WHERE i.indrelid = $1 AND i.indisprimary AND i.indnatts = 1",
+            "SELECT a.attname::pg_catalog.text FROM pg_catalog.pg_index i
+               JOIN pg_catalog.pg_attribute a
+                 ON a.attrelid OPERATOR(pg_catalog.=) i.indrelid AND a.attnum OPERATOR(pg_catalog.=) i.indkey[0]
+              WHERE i.indrelid OPERATOR(pg_catalog.=) $1 AND i.indisprimary AND i.indnatts OPERATOR(pg_catalog.=) 1",
             &[rel.oid.into()],
         )?;
         if let Some(pk) = pk {

@@ -3,7 +3,7 @@
 
 use super::plan::Plan;
 use crate::error::{GnFluxError, Kind};
-use chrono::{Duration, NaiveDate, NaiveDateTime};
+use gn_export::pg_time::{date_from_pg, timestamp_from_pg, PgTime};
 use gn_export::{FieldType, Row, Summary, Value};
 use pgrx::datum::{Date, Timestamp, TimestampWithTimeZone};
 use pgrx::prelude::*;
@@ -17,12 +17,6 @@ use std::thread::JoinHandle;
 const BATCH_ROWS: i64 = 2000;
 /// Batches in flight between the reader and the writer.
 const BATCHES_IN_FLIGHT: usize = 3;
-
-fn pg_epoch() -> NaiveDateTime {
-    NaiveDate::from_ymd_opt(2000, 1, 1)
-        .and_then(|d| d.and_hms_opt(0, 0, 0))
-        .unwrap_or_default()
-}
 
 fn export_error(e: gn_export::ExportError) -> GnFluxError {
     match e {
@@ -116,7 +110,24 @@ impl Drop for WriterThread {
     }
 }
 
-fn read_cell(row: &pgrx::spi::SpiHeapTupleData, i: usize, ty: FieldType) -> Result<Value, GnFluxError> {
+/// A cell as read from SPI, before it joins its row.
+enum Cell {
+    Value(Value),
+    /// A date or timestamp `infinity` or `-infinity`: written as NULL, counted for a NOTICE.
+    Infinite,
+    /// A finite date or timestamp beyond what the writers can hold, as PostgreSQL prints it.
+    OutOfRange(String),
+}
+
+fn time_cell<T>(t: PgTime<T>, finite: impl FnOnce(T) -> Value, shown: impl FnOnce() -> String) -> Cell {
+    match t {
+        PgTime::Finite(v) => Cell::Value(finite(v)),
+        PgTime::Infinity | PgTime::NegInfinity => Cell::Infinite,
+        PgTime::OutOfRange => Cell::OutOfRange(shown()),
+    }
+}
+
+fn read_cell(row: &pgrx::spi::SpiHeapTupleData, i: usize, ty: FieldType) -> Result<Cell, GnFluxError> {
     let v = match ty {
         FieldType::Int => row.get::<i64>(i)?.map(Value::Int),
         FieldType::Float => row.get::<f64>(i)?.map(Value::Float),
@@ -126,29 +137,54 @@ fn read_cell(row: &pgrx::spi::SpiHeapTupleData, i: usize, ty: FieldType) -> Resu
         FieldType::Bool => row.get::<bool>(i)?.map(Value::Bool),
         // Vec<u8>, not &[u8]: pgrx copies borrowed varlenas into the statement's memory context.
         FieldType::Geometry => row.get::<Vec<u8>>(i)?.map(Value::Geometry),
-        FieldType::Date => row.get::<Date>(i)?.map(|d| {
-            if d.is_finite() {
-                Value::Date(pg_epoch().date() + Duration::days(d.to_pg_epoch_days() as i64))
-            } else {
-                Value::Text(if d.is_infinity() { "infinity" } else { "-infinity" }.into())
-            }
-        }),
-        FieldType::Timestamp => row.get::<Timestamp>(i)?.map(|t| {
-            if t.is_finite() {
-                Value::Timestamp(pg_epoch() + Duration::microseconds(t.into_inner()))
-            } else {
-                Value::Text(if t.is_infinity() { "infinity" } else { "-infinity" }.into())
-            }
-        }),
-        FieldType::TimestampTz => row.get::<TimestampWithTimeZone>(i)?.map(|t| {
-            if t.is_finite() {
-                Value::TimestampTz(pg_epoch() + Duration::microseconds(t.into_inner()))
-            } else {
-                Value::Text(if t.is_infinity() { "infinity" } else { "-infinity" }.into())
-            }
-        }),
+        // Dates and timestamps: their text (PostgreSQL's output function) only for an error.
+        FieldType::Date => {
+            return Ok(row.get::<Date>(i)?.map_or(Cell::Value(Value::Null), |d| {
+                time_cell(date_from_pg(d.into_inner()), Value::Date, || d.to_string())
+            }))
+        }
+        FieldType::Timestamp => {
+            return Ok(row.get::<Timestamp>(i)?.map_or(Cell::Value(Value::Null), |t| {
+                time_cell(timestamp_from_pg(t.into_inner()), Value::Timestamp, || t.to_string())
+            }))
+        }
+        FieldType::TimestampTz => {
+            return Ok(row
+                .get::<TimestampWithTimeZone>(i)?
+                .map_or(Cell::Value(Value::Null), |t| {
+                    time_cell(timestamp_from_pg(t.into_inner()), Value::TimestampTz, || t.to_string())
+                }))
+        }
     };
-    Ok(v.unwrap_or(Value::Null))
+    Ok(Cell::Value(v.unwrap_or(Value::Null)))
+}
+
+/// A date or timestamp the files cannot hold (after 262142 AD; PostgreSQL goes to 5874897 AD for
+/// dates, 294276 AD for timestamps). Refused rather than written as NULL or as text: a silently
+/// changed value is worse than a stopped export, and no format has a place for such a year.
+fn out_of_range(plan: &Plan, field: usize, shown: &str, row: u64, cells: &[Value]) -> GnFluxError {
+    let column = &plan.layout.fields[field].name;
+    let ident = super::relation::quote(column).unwrap_or_default();
+    let key = plan
+        .layout
+        .pk
+        .and_then(|k| Some((&plan.layout.fields.get(k)?.name, cells.get(k)?)))
+        .and_then(|(name, v)| match v {
+            Value::Int(i) => Some(format!(", {name} = {i}")),
+            Value::Text(s) | Value::Numeric(s) => Some(format!(", {name} = {s}")),
+            _ => None,
+        })
+        .unwrap_or_default();
+    // 22023 until error.rs has a kind for 22008 (datetime_field_overflow), which would fit better.
+    GnFluxError::invalid(
+        format!("column \"{column}\" holds {shown}, beyond the dates export files can hold"),
+        format!(
+            "Correct the value, leave the row out (in the view, or with filters => '{{\"filter_d_lo_{column}\": \"9999-12-31\"}}'), or write the column as text in the view ({ident}::text)."
+        ),
+    )
+    .with_detail(format!(
+        "Row {row} of the export{key}. Export files hold dates up to 262142 AD; PostgreSQL's go up to 5874897 AD (294276 AD for timestamps)."
+    ))
 }
 
 /// Writes every row of the plan to `path`; returns the writer's summary.
@@ -157,6 +193,9 @@ fn read_cell(row: &pgrx::spi::SpiHeapTupleData, i: usize, ty: FieldType) -> Resu
 /// frees that batch's tuples (pgrx never frees SPI tuple tables), so memory stays flat.
 pub fn run(plan: &Plan, path: &Path) -> Result<Summary, GnFluxError> {
     let mut writer = WriterThread::start(plan, path)?;
+    // Rows read so far, and per field the infinite dates written as NULL.
+    let mut rows_read: u64 = 0;
+    let mut infinite = vec![0u64; plan.layout.fields.len()];
     let args: Vec<pgrx::datum::DatumWithOid> = plan.params.iter().map(|p| p.as_str().into()).collect();
     let cursor = Spi::connect(|client| -> Result<String, GnFluxError> {
         Ok(client.try_open_cursor(plan.sql.as_str(), &args)?.detach_into_name())
@@ -171,9 +210,24 @@ pub fn run(plan: &Plan, path: &Path) -> Result<Summary, GnFluxError> {
             }
             let mut batch = Vec::with_capacity(table.len());
             for row in table {
+                rows_read += 1;
                 let mut cells = Vec::with_capacity(plan.layout.fields.len());
+                let mut beyond = None;
                 for (i, field) in plan.layout.fields.iter().enumerate() {
-                    cells.push(read_cell(&row, i + 1, field.ty)?);
+                    cells.push(match read_cell(&row, i + 1, field.ty)? {
+                        Cell::Value(v) => v,
+                        Cell::Infinite => {
+                            infinite[i] += 1;
+                            Value::Null
+                        }
+                        Cell::OutOfRange(shown) => {
+                            beyond.get_or_insert((i, shown));
+                            Value::Null
+                        }
+                    });
+                }
+                if let Some((i, shown)) = beyond {
+                    return Err(out_of_range(plan, i, &shown, rows_read, &cells));
                 }
                 batch.push(cells);
             }
@@ -187,5 +241,15 @@ pub fn run(plan: &Plan, path: &Path) -> Result<Summary, GnFluxError> {
             break;
         }
     }
-    writer.finish()
+    let mut summary = writer.finish()?;
+    for (field, n) in plan.layout.fields.iter().zip(infinite) {
+        if n > 0 {
+            summary.notices.push(format!(
+                "column \"{}\": {n} infinite date{} (infinity or -infinity) written as NULL",
+                field.name,
+                if n == 1 { "" } else { "s" }
+            ));
+        }
+    }
+    Ok(summary)
 }

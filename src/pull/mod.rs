@@ -165,6 +165,10 @@ pub fn wait_for_thread<T: Send + 'static>(
 pub fn remote_error(e: &ClientError, source: &sources::Source) -> GnFluxError {
     let kind = match e {
         ClientError::Cancelled => Kind::Internal,
+        // the source's own configuration, not the remote, is at fault
+        ClientError::InvalidUrl { .. } | ClientError::InsecureTransport { .. } | ClientError::CaFile { .. } => {
+            Kind::InvalidArgument
+        }
         _ => Kind::Remote,
     };
     GnFluxError::new(kind, format!("source \"{}\": {e}", source.name()), e.hint()).with_detail(e.detail())

@@ -46,10 +46,17 @@ pub fn client_config(source: &Source) -> Result<(SourceConfig, Redactor), GnFlux
 
 /// Loads a source by name; 42704 when it does not exist.
 pub fn load(name: &str) -> Result<Source, GnFluxError> {
-    let json = Spi::get_one_with_args::<String>(
-        "SELECT gn_flux._source_json(s)::text FROM gn_flux.source s WHERE s.name = $1",
-        &[name.into()],
-    )?;
+    let json = Spi::connect(|c| -> Result<Option<String>, GnFluxError> {
+        let mut rows = c.select(
+            "SELECT gn_flux._source_json(s)::text FROM gn_flux.source s WHERE s.name = $1",
+            Some(1),
+            &[name.into()],
+        )?;
+        Ok(match rows.next() {
+            Some(r) => r.get::<String>(1)?,
+            None => None,
+        })
+    })?;
     let json = json.ok_or_else(|| {
         GnFluxError::unknown(
             format!("source \"{name}\" does not exist"),
@@ -62,11 +69,24 @@ pub fn load(name: &str) -> Result<Source, GnFluxError> {
 /// Validates a source row (the trigger on gn_flux.source passes it whole, so INSERT, UPDATE and
 /// add_source() share the same checks) and returns its normalised url.
 #[pg_extern(name = "_check_source")]
-pub fn check_source(row: pgrx::JsonB) -> SqlResult<String> {
+pub fn check_source_row(row: pgrx::JsonB) -> SqlResult<String> {
     let def = SourceDefinition::from_row_json(&row.0.to_string()).map_err(GnFluxError::from)?;
     Ok(def
         .validate()
         .map_err(|e| GnFluxError::from(e).redacted(&redactor(&def)))?)
+}
+
+/// 0.1.0's `_check_source(17 arguments)`: its symbol stays so that a database still at 0.1.0
+/// (the library upgraded, ALTER EXTENSION UPDATE not yet run) gets an error, not a misread
+/// argument, and the frozen 0.1.0 install script loads.
+#[pg_extern(sql = false)]
+fn check_source() -> SqlResult<String> {
+    Err(GnFluxError::new(
+        Kind::WrongState,
+        "gn_flux's SQL objects are older than its library",
+        "Run ALTER EXTENSION gn_flux UPDATE;",
+    )
+    .into())
 }
 
 /// Checks that a source answers as a GeoNature export: login (if any), module discovery, and one
@@ -99,5 +119,5 @@ COMMENT ON FUNCTION gn_flux._probe_source(text) IS 'internal: checks that a sour
 REVOKE ALL ON FUNCTION gn_flux._probe_source(text) FROM PUBLIC;
 "#,
     name = "source_rust_comments",
-    requires = [check_source, probe_source]
+    requires = [check_source_row, probe_source]
 );

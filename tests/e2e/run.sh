@@ -84,6 +84,10 @@ psql_as_postgres "$CLUSTER" postgres -c "DROP DATABASE IF EXISTS gn_flux_e2e" -c
 psql_as_postgres "$CLUSTER" gn_flux_e2e -c "CREATE EXTENSION gn_flux CASCADE"
 (cd "$ROOT" && GN_FLUX_E2E_DSN="host=127.0.0.1 port=${PORT} user=gn_flux_e2e password=gn_flux_e2e dbname=gn_flux_e2e" \
   cargo test -p gn_flux_e2e --test sessions -- --test-threads=1 --show-output)
+# pull scenarios; the schedule test runs in the database pg_cron runs in
+(cd "$ROOT" && GN_FLUX_E2E_DSN="host=127.0.0.1 port=${PORT} user=gn_flux_e2e password=gn_flux_e2e dbname=gn_flux_e2e" \
+  GN_FLUX_E2E_CRON_DSN="host=127.0.0.1 port=${PORT} user=gn_flux_e2e password=gn_flux_e2e dbname=${CRON_DB}" \
+  cargo test -p gn_flux_e2e --test pull -- --test-threads=1)
 psql_as_postgres "$CLUSTER" postgres -c "DROP DATABASE gn_flux_e2e"
 
 step "Backups: pg_dump keeps every row gn_flux holds; a restored source goes on incrementally"
@@ -103,7 +107,7 @@ INSERT INTO public.dump_obs VALUES (1, 'a');
 INSERT INTO gn_flux.licence (name_licence, url_licence) VALUES ('Local licence', 'https://example.org/licence');
 SELECT gn_flux.add_export('Dump export', 'public', 'dump_obs', licence => 'Local licence');
 SQL
-runuser -u postgres -- pg_dump -h "$PG_SOCKET_DIR" -p "$PORT" -Fc -f "$WORK/gn_flux.dump" gn_flux_dump_src
+runuser -u postgres -- pg_dump -h "$PG_SOCKET_DIR" -p "$PORT" -Fc gn_flux_dump_src >"$WORK/gn_flux.dump"
 runuser -u postgres -- pg_restore -h "$PG_SOCKET_DIR" -p "$PORT" --exit-on-error -d gn_flux_dump_dst "$WORK/gn_flux.dump"
 fingerprint_rows() { # db
   psql_as_postgres "$CLUSTER" "$1" -At <<'SQL'
@@ -172,7 +176,28 @@ for frozen in "$ROOT"/sql/releases/gn_flux--*.sql; do
   for db in gn_flux_upgraded gn_flux_fresh; do
     psql_as_postgres "$CLUSTER" postgres -c "DROP DATABASE IF EXISTS $db" -c "CREATE DATABASE $db"
   done
-  psql_as_postgres "$CLUSTER" gn_flux_upgraded -c "CREATE EXTENSION gn_flux VERSION '$old' CASCADE" -c "ALTER EXTENSION gn_flux UPDATE"
+  psql_as_postgres "$CLUSTER" gn_flux_upgraded -c "CREATE EXTENSION gn_flux VERSION '$old' CASCADE"
+  # Data of the old version (written with its own SQL; the source row by hand, as 0.1.0's
+  # validation calls a function whose arguments changed): it must survive the upgrade.
+  psql_as_postgres "$CLUSTER" gn_flux_upgraded >/dev/null <<SQL
+ALTER TABLE gn_flux.source DISABLE TRIGGER source_validate;
+INSERT INTO gn_flux.source (name, url, export_id, login, password) VALUES ('kept_src', 'http://127.0.0.1:${FAKE_PORT}/geonature', 1, 'admin', 'admin');
+ALTER TABLE gn_flux.source ENABLE TRIGGER source_validate;
+INSERT INTO gn_flux.import_log (source, controler, xfer_type, xfer_status, xfer_start_ts) VALUES ('kept_src', 'data', 'full', 'success', now());
+INSERT INTO gn_flux.data_json (source, controler, type, id_data, uuid, item, import_id)
+SELECT 'kept_src', 'data', 'synthese_with_cd_nomenclature', i, gen_random_uuid(), jsonb_build_object('id_synthese', i), 1 FROM generate_series(1, 50) i;
+CREATE TABLE public.kept_obs (id integer PRIMARY KEY);
+SELECT gn_flux.add_export('Kept export', 'public', 'kept_obs');
+SQL
+  got="$(psql_as_postgres "$CLUSTER" gn_flux_upgraded -At -c "UPDATE gn_flux.source SET page_size = page_size" 2>&1 || true)"
+  case "$got" in *"ALTER EXTENSION gn_flux UPDATE"*) echo "ok - before the update, $old's source check says to run ALTER EXTENSION UPDATE" ;;
+    *) die "$old's _check_source with the new library: $got" ;; esac
+  psql_as_postgres "$CLUSTER" gn_flux_upgraded -c "ALTER EXTENSION gn_flux UPDATE"
+  got="$(psql_as_postgres "$CLUSTER" gn_flux_upgraded -At -c "SET gn_flux.progress_notices = off" \
+    -c "UPDATE gn_flux.source SET page_size = 500 WHERE name = 'kept_src'" \
+    -c "SELECT (SELECT count(*) FROM gn_flux.data_json) || ' ' || (SELECT count(*) FROM gn_flux.export)" \
+    -c "SELECT mode || ' ' || status FROM gn_flux.pull_source('kept_src')")"
+  expect_eq "upgrade $old -> $CURRENT keeps the data, and the kept source pulls incrementally" "$(echo "$got" | tr '\n' ' ')" "50 1 update success "
   psql_as_postgres "$CLUSTER" gn_flux_fresh -c "CREATE EXTENSION gn_flux CASCADE"
   psql_as_postgres "$CLUSTER" gn_flux_upgraded -At <"$ROOT/tests/e2e/schema_fingerprint.sql" >"$WORK/upgraded.txt"
   psql_as_postgres "$CLUSTER" gn_flux_fresh -At <"$ROOT/tests/e2e/schema_fingerprint.sql" >"$WORK/fresh.txt"

@@ -1,12 +1,14 @@
 -- A sorted description of everything gn_flux owns in its schema, used to check that an upgraded
 -- installation (ALTER EXTENSION gn_flux UPDATE) equals a fresh one.
 SELECT line FROM (
-  SELECT 'function ' || p.oid::regprocedure::text || ' -> ' || pg_get_function_result(p.oid)
-         || ' ' || p.provolatile || coalesce(' acl=' || p.proacl::text, '')
+  SELECT 'function ' || p.oid::regprocedure::text || ' -> ' || coalesce(pg_get_function_result(p.oid), 'procedure')
+         || ' ' || p.prokind::text || p.provolatile::text || CASE WHEN p.prosecdef THEN ' security definer' ELSE '' END
+         || coalesce(' config=' || p.proconfig::text, '') || coalesce(' acl=' || p.proacl::text, '')
          || coalesce(' -- ' || obj_description(p.oid, 'pg_proc'), '') AS line
     FROM pg_proc p WHERE p.pronamespace = 'gn_flux'::regnamespace
   UNION ALL
-  SELECT 'relation ' || c.relname || ' kind=' || c.relkind || coalesce(' acl=' || c.relacl::text, '')
+  SELECT 'relation ' || c.relname || ' kind=' || c.relkind::text || CASE WHEN c.relrowsecurity THEN ' rls' ELSE '' END
+         || coalesce(' acl=' || c.relacl::text, '')
          || coalesce(' -- ' || obj_description(c.oid, 'pg_class'), '')
     FROM pg_class c WHERE c.relnamespace = 'gn_flux'::regnamespace
   UNION ALL
@@ -31,6 +33,14 @@ SELECT line FROM (
   SELECT 'trigger ' || t.tgrelid::regclass::text || ' ' || pg_get_triggerdef(t.oid)
     FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid
    WHERE c.relnamespace = 'gn_flux'::regnamespace AND NOT t.tgisinternal
+  UNION ALL
+  SELECT 'policy ' || p.tablename || ' ' || p.policyname || ' ' || p.cmd || ' ' || p.roles::text
+         || coalesce(' using ' || p.qual, '') || coalesce(' check ' || p.with_check, '')
+    FROM pg_policies p WHERE p.schemaname = 'gn_flux'
+  UNION ALL
+  -- what pg_dump keeps: the extension's configuration tables and their filters
+  SELECT 'dumped ' || x.cfg::regclass::text || coalesce(' ' || nullif(x.cond, ''), '')
+    FROM pg_extension e, unnest(e.extconfig, e.extcondition) AS x(cfg, cond) WHERE e.extname = 'gn_flux'
   UNION ALL
   SELECT 'type ' || t.typname FROM pg_type t
    WHERE t.typnamespace = 'gn_flux'::regnamespace AND t.typrelid = 0 AND t.typelem = 0

@@ -4,34 +4,15 @@
 //!
 //! Needs GN_FLUX_E2E_EXPORT_DSN (a database with pg_cron and gn_flux, the one pg_cron runs in) and
 //! GN_FLUX_E2E_EXPORT_DIR (= gn_flux.export_directory of that cluster); tests/e2e/run.sh sets both.
-use postgres::{Client, NoTls};
+use gn_flux_e2e::fixtures::{
+    chown_postgres, connect, connect_with_notices, entries, export_dir, ogrinfo, save, scratch, sha256_hex, sqlstate,
+    EXPORT_DSN,
+};
+use gn_flux_e2e::Client;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 const ROWS: i64 = 3000;
-
-fn dsn() -> String {
-    std::env::var("GN_FLUX_E2E_EXPORT_DSN")
-        .expect("GN_FLUX_E2E_EXPORT_DSN is not set: these tests run from tests/e2e/run.sh (scripts/test)")
-}
-
-fn export_dir() -> PathBuf {
-    PathBuf::from(std::env::var("GN_FLUX_E2E_EXPORT_DIR").expect("GN_FLUX_E2E_EXPORT_DIR is not set"))
-}
-
-fn connect() -> Client {
-    Client::connect(&dsn(), NoTls).expect("connect to the e2e export database")
-}
-
-/// A client whose NOTICE messages are collected.
-fn connect_with_notices() -> (Client, Arc<Mutex<Vec<String>>>) {
-    let notices = Arc::new(Mutex::new(Vec::new()));
-    let sink = notices.clone();
-    let mut config: postgres::Config = dsn().parse().unwrap();
-    config.notice_callback(move |n| sink.lock().unwrap().push(n.message().to_string()));
-    (config.connect(NoTls).unwrap(), notices)
-}
 
 /// The fixture: 3000 observations in Lambert-93 with accents, quotes, `;`, newlines, NULLs and a
 /// long text; a view mixing geometry types; an empty view; a view failing at row 2500.
@@ -77,25 +58,6 @@ fn setup(c: &mut Client) {
     .unwrap();
 }
 
-fn ogrinfo(path: &str) -> String {
-    let out = std::process::Command::new("ogrinfo")
-        .args(["-ro", "-al", "-so", path])
-        .output()
-        .expect("ogrinfo (gdal-bin) must be installed: scripts/lib.sh installs it");
-    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
-    assert!(
-        out.status.success(),
-        "ogrinfo {path} failed: {}{stdout}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    stdout
-}
-
-fn sha256_hex(bytes: &[u8]) -> String {
-    use sha2::{Digest, Sha256};
-    Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect()
-}
-
 fn export_view(c: &mut Client, view: &str, format: &str, filters: &str, srid: Option<i32>) -> Vec<u8> {
     c.query_one(
         "SELECT gn_flux.export_view('e2e_exp', $1::text, $2::text, $3::text::jsonb, $4::int)",
@@ -105,24 +67,10 @@ fn export_view(c: &mut Client, view: &str, format: &str, filters: &str, srid: Op
     .get(0)
 }
 
-fn save(dir: &Path, name: &str, bytes: &[u8]) -> PathBuf {
-    std::fs::create_dir_all(dir).unwrap();
-    let p = dir.join(name);
-    std::fs::write(&p, bytes).unwrap();
-    p
-}
-
-fn scratch(name: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("gn_flux_e2e_exports_{name}"));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).unwrap();
-    d
-}
-
 /// `export_to_file` in every format; each file read back by an independent reader.
 #[test]
 fn every_format_is_read_back_by_a_real_reader() {
-    let (mut c, notices) = connect_with_notices();
+    let (mut c, notices) = connect_with_notices(EXPORT_DSN);
     setup(&mut c);
     let dir = export_dir().join("formats");
     let first_name: String = c
@@ -292,7 +240,7 @@ fn every_format_is_read_back_by_a_real_reader() {
 
 #[test]
 fn filters_and_reprojection() {
-    let mut c = connect();
+    let mut c = connect(EXPORT_DSN);
     setup(&mut c);
     let filters =
         r#"{"filter_n_up_altitude": 1500, "ilike_nom_cite": "LAN", "filter_d_lo_derniere_action": "2024-06-02 12:00"}"#;
@@ -332,7 +280,7 @@ fn filters_and_reprojection() {
 
 #[test]
 fn mixed_geometry_types_become_one_shapefile_layer_each() {
-    let mut c = connect();
+    let mut c = connect(EXPORT_DSN);
     setup(&mut c);
     let zip_bytes = export_view(&mut c, "mixed", "shp", "{}", None);
     let dir = scratch("mixed");
@@ -353,7 +301,7 @@ fn mixed_geometry_types_become_one_shapefile_layer_each() {
 
 #[test]
 fn empty_views_give_valid_empty_files() {
-    let mut c = connect();
+    let mut c = connect(EXPORT_DSN);
     setup(&mut c);
     let dir = scratch("empty");
     for format in ["csv", "json", "geojson", "gpkg", "shp", "xlsx"] {
@@ -383,7 +331,7 @@ fn empty_views_give_valid_empty_files() {
 
 #[test]
 fn privileges_are_those_of_the_calling_role() {
-    let mut c = connect();
+    let mut c = connect(EXPORT_DSN);
     setup(&mut c);
     c.batch_execute(
         "DROP ROLE IF EXISTS e2e_exp_writer; CREATE ROLE e2e_exp_writer;
@@ -396,14 +344,14 @@ fn privileges_are_those_of_the_calling_role() {
     let err = c
         .query_one("SELECT gn_flux.export_view('e2e_exp', 'v_obs', 'csv')", &[])
         .unwrap_err();
-    assert_eq!(err.code().map(|c| c.code()), Some("42501"), "{err}");
+    assert_eq!(sqlstate(&err), "42501", "{err}");
     let err = c
         .query_one(
             "SELECT * FROM gn_flux.export_to_file('E2E Obs', 'csv', $1::text)",
             &[&target.display().to_string()],
         )
         .unwrap_err();
-    assert_eq!(err.code().map(|c| c.code()), Some("42501"), "{err}");
+    assert_eq!(sqlstate(&err), "42501", "{err}");
     c.batch_execute("RESET ROLE; GRANT SELECT ON e2e_exp.v_obs TO e2e_exp_writer; GRANT pg_write_server_files TO e2e_exp_writer; SET ROLE e2e_exp_writer")
         .unwrap();
     let rows: i64 = c
@@ -428,11 +376,11 @@ fn privileges_are_those_of_the_calling_role() {
 
 #[test]
 fn a_failed_export_to_file_leaves_no_partial_file() {
-    let mut c = connect();
+    let mut c = connect(EXPORT_DSN);
     setup(&mut c);
     let dir = export_dir().join("atomic");
     std::fs::create_dir_all(&dir).unwrap();
-    std::os::unix::fs::chown(&dir, Some(postgres_uid()), None).unwrap();
+    chown_postgres(&dir);
     let target = dir.join("boom.csv");
     std::fs::write(&target, "previous file\n").unwrap();
     for format in ["csv", "gpkg", "shp", "xlsx"] {
@@ -442,7 +390,7 @@ fn a_failed_export_to_file_leaves_no_partial_file() {
                 &[&format, &target.display().to_string()],
             )
             .unwrap_err();
-        assert_eq!(err.code().map(|c| c.code()), Some("22012"), "{format}: {err}");
+        assert_eq!(sqlstate(&err), "22012", "{format}: {err}");
         assert_eq!(std::fs::read_to_string(&target).unwrap(), "previous file\n", "{format}");
         let leftovers: Vec<String> = std::fs::read_dir(&dir)
             .unwrap()
@@ -453,17 +401,9 @@ fn a_failed_export_to_file_leaves_no_partial_file() {
     }
 }
 
-fn postgres_uid() -> u32 {
-    let out = std::process::Command::new("id")
-        .args(["-u", "postgres"])
-        .output()
-        .unwrap();
-    String::from_utf8_lossy(&out.stdout).trim().parse().unwrap()
-}
-
 #[test]
 fn scheduled_exports_run_through_pg_cron_and_are_logged() {
-    let mut c = connect();
+    let mut c = connect(EXPORT_DSN);
     setup(&mut c);
     let dir = export_dir().join("scheduled");
     let _ = std::fs::remove_dir_all(&dir);
@@ -473,7 +413,7 @@ fn scheduled_exports_run_through_pg_cron_and_are_logged() {
             &[&dir.display().to_string()],
         )
         .unwrap_err();
-    assert_eq!(err.code().map(|c| c.code()), Some("22023"), "{err}");
+    assert_eq!(sqlstate(&err), "22023", "{err}");
     let good: i64 = c
         .query_one(
             "SELECT gn_flux.schedule_export('E2E Obs', 'csv', $1::text, '* * * * *')",
@@ -597,29 +537,12 @@ fn scheduled_exports_run_through_pg_cron_and_are_logged() {
     assert_eq!(jobs, 0);
 }
 
-fn chown_postgres(p: &Path) {
-    std::os::unix::fs::chown(p, Some(postgres_uid()), None).unwrap();
-}
-
-fn entries(dir: &Path) -> Vec<String> {
-    let mut names: Vec<String> = std::fs::read_dir(dir)
-        .unwrap()
-        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-        .collect();
-    names.sort();
-    names
-}
-
-fn code(err: &postgres::Error) -> Option<&str> {
-    err.code().map(|c| c.code())
-}
-
 /// File modes follow the export's `public` flag, and a symbolic link at the target name is
 /// replaced by the rename, never written through.
 #[test]
 fn file_modes_follow_the_public_flag_and_links_at_the_target_are_replaced() {
     use std::os::unix::fs::PermissionsExt;
-    let mut c = connect();
+    let mut c = connect(EXPORT_DSN);
     setup(&mut c);
     c.batch_execute("SELECT gn_flux.add_export('E2E Public', 'e2e_exp', 'v_obs', public => true)")
         .unwrap();
@@ -662,7 +585,7 @@ fn file_modes_follow_the_public_flag_and_links_at_the_target_are_replaced() {
 /// refused before anything is created (export_to_file and schedule_export alike).
 #[test]
 fn directories_escaping_through_a_link_create_nothing_outside() {
-    let mut c = connect();
+    let mut c = connect(EXPORT_DSN);
     setup(&mut c);
     let outside = scratch("escape_outside");
     chown_postgres(&outside);
@@ -675,14 +598,14 @@ fn directories_escaping_through_a_link_create_nothing_outside() {
             &[&link.join("a/b/obs.csv").display().to_string()],
         )
         .unwrap_err();
-    assert_eq!(code(&err), Some("42501"), "{err}");
+    assert_eq!(sqlstate(&err), "42501", "{err}");
     let err = c
         .query_one(
             "SELECT gn_flux.schedule_export('E2E Obs', 'csv', 'escape/nightly', '0 3 1 1 *')",
             &[],
         )
         .unwrap_err();
-    assert_eq!(code(&err), Some("42501"), "{err}");
+    assert_eq!(sqlstate(&err), "42501", "{err}");
     assert!(entries(&outside).is_empty(), "created outside: {:?}", entries(&outside));
     std::fs::remove_file(&link).unwrap();
 }
@@ -691,12 +614,12 @@ fn directories_escaping_through_a_link_create_nothing_outside() {
 /// scheduled files: the second is refused.
 #[test]
 fn labels_with_the_same_file_stem_are_refused() {
-    let mut c = connect();
+    let mut c = connect(EXPORT_DSN);
     setup(&mut c);
     let err = c
         .batch_execute("SELECT gn_flux.add_export('E2E Öbs', 'e2e_exp', 'v_obs')")
         .unwrap_err();
-    assert_eq!(code(&err), Some("42710"), "{err}");
+    assert_eq!(sqlstate(&err), "42710", "{err}");
     let db = err.as_db_error().unwrap();
     assert!(db.message().contains("E2E_Obs"), "{}", db.message());
     assert!(db.hint().is_some());
@@ -707,7 +630,7 @@ fn labels_with_the_same_file_stem_are_refused() {
 /// generated in its own directory, whatever gn_flux.export_log says.
 #[test]
 fn schedules_and_logs_belong_to_their_owner_and_retention_removes_only_its_files() {
-    let mut c = connect();
+    let mut c = connect(EXPORT_DSN);
     setup(&mut c);
     c.batch_execute(
         "DROP ROLE IF EXISTS e2e_exp_alice; DROP ROLE IF EXISTS e2e_exp_bob;
@@ -752,11 +675,11 @@ fn schedules_and_logs_belong_to_their_owner_and_retention_removes_only_its_files
             &[&bob_dir.display().to_string()],
         )
         .unwrap_err();
-    assert_eq!(code(&err), Some("42501"), "{err}");
+    assert_eq!(sqlstate(&err), "42501", "{err}");
     let err = c
         .query_one("SELECT gn_flux._run_export_schedule($1)", &[&alice_schedule])
         .unwrap_err();
-    assert_eq!(code(&err), Some("42501"), "{err}");
+    assert_eq!(sqlstate(&err), "42501", "{err}");
     let err = c
         .execute(
             "INSERT INTO gn_flux.export_log (label, format, schedule_id, started_at, ended_at, status, path)
@@ -764,7 +687,7 @@ fn schedules_and_logs_belong_to_their_owner_and_retention_removes_only_its_files
             &[&alice_schedule],
         )
         .unwrap_err();
-    assert_eq!(code(&err), Some("42501"), "{err}");
+    assert_eq!(sqlstate(&err), "42501", "{err}");
     c.batch_execute("RESET ROLE").unwrap();
     let row = c
         .query_one(

@@ -1,81 +1,31 @@
 //! Several sessions at once: cancel and statement_timeout while a pull waits on the network, and
-//! two sessions pulling one source.
-use fake_geonature::{Config, FakeGeoNature, FaultAction, FaultRule};
-use postgres::{Client, NoTls};
+//! two sessions pulling one source, pull_all cancelled. Needs GN_FLUX_E2E_DSN (tests/e2e/run.sh).
+use gn_flux_e2e::fixtures::{
+    add_source, connect, connect_with_notices, delay, drop_source, fault, fresh, sqlstate, stand_in,
+    wait_for_page_request, wait_for_requests, DSN, EXPORTS, EXPORT_1_PAGES,
+};
+use gn_flux_e2e::{Client, FakeGeoNature};
 use std::time::{Duration, Instant};
 
-fn connect() -> Client {
-    let dsn = std::env::var("GN_FLUX_E2E_DSN")
-        .expect("GN_FLUX_E2E_DSN is not set: these tests run from tests/e2e/run.sh (scripts/test)");
-    Client::connect(&dsn, NoTls).expect("connect to the e2e database")
-}
+/// The stand-in's seed (another instance uses another seed: other uuids).
+const SEED: u64 = 5;
 
-fn stand_in(rows: i64) -> FakeGeoNature {
-    FakeGeoNature::start(Config {
-        rows,
-        seed: 5,
-        ..Config::default()
-    })
-    .expect("stand-in")
-}
-
-/// Drops every source and its rows (uuids are unique across sources, and several tests serve the
-/// same synthetic observations). The tests run one at a time (--test-threads=1).
-fn fresh(c: &mut Client) {
-    c.batch_execute("SELECT gn_flux.drop_source(name) FROM gn_flux.source")
-        .unwrap();
-}
-
-fn add_source(c: &mut Client, name: &str, gn: &FakeGeoNature) {
-    c.execute(
-        "SELECT gn_flux.drop_source($1::text) FROM gn_flux.source WHERE name = $1::text",
-        &[&name],
-    )
-    .unwrap();
-    c.execute(
-        "SELECT gn_flux.add_source(name => $1::text, url => $2::text, export_id => 1, login => 'admin', password => 'admin',
-                                   retry_backoff_ms => 5, max_retries => 0, read_timeout_ms => 60000)",
-        &[&name, &gn.url()],
-    )
-    .unwrap();
+/// The sources of these tests: no retries, a read timeout longer than any injected delay.
+fn add(c: &mut Client, name: &str, gn: &FakeGeoNature) {
+    add_source(c, name, gn, 1, &[("max_retries", "0"), ("read_timeout_ms", "60000")]);
 }
 
 /// Makes the second export page answer after `ms` milliseconds.
 fn slow_second_page(gn: &FakeGeoNature, ms: u64) {
-    gn.add_fault(FaultRule {
-        path: "/api/exports".into(),
-        action: FaultAction::Delay { ms },
-        times: 1,
-        after: 1,
-    });
-}
-
-fn wait_for_page_request(gn: &FakeGeoNature, n: usize) {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while gn
-        .requests()
-        .iter()
-        .filter(|r| r.contains("/api/exports/api/1"))
-        .count()
-        < n
-    {
-        assert!(Instant::now() < deadline, "the pull never reached page {n}");
-        std::thread::sleep(Duration::from_millis(20));
-    }
-}
-
-fn sqlstate(e: &postgres::Error) -> String {
-    e.code()
-        .map(|c| c.code().to_string())
-        .unwrap_or_else(|| format!("no SQLSTATE: {e}"))
+    gn.add_fault(fault(EXPORTS, delay(ms), 1, 1));
 }
 
 #[test]
 fn pg_cancel_backend_stops_a_pull_waiting_on_the_network_within_a_second() {
-    let gn = stand_in(3000);
-    let mut a = connect();
-    fresh(&mut a);
-    add_source(&mut a, "e2e_cancel", &gn);
+    let gn = stand_in(SEED, 3000);
+    let mut a = connect(DSN);
+    fresh(&mut a, &[]);
+    add(&mut a, "e2e_cancel", &gn);
     let pid: i32 = a.query_one("SELECT pg_backend_pid()", &[]).unwrap().get(0);
     gn.clear_requests();
     slow_second_page(&gn, 30_000);
@@ -85,7 +35,7 @@ fn pg_cancel_backend_stops_a_pull_waiting_on_the_network_within_a_second() {
     });
     wait_for_page_request(&gn, 2);
     std::thread::sleep(Duration::from_millis(300));
-    let mut b = connect();
+    let mut b = connect(DSN);
     let cancelled_at = Instant::now();
     let ok: bool = b.query_one("SELECT pg_cancel_backend($1)", &[&pid]).unwrap().get(0);
     assert!(ok);
@@ -108,10 +58,10 @@ fn pg_cancel_backend_stops_a_pull_waiting_on_the_network_within_a_second() {
 
 #[test]
 fn statement_timeout_stops_a_pull_waiting_on_the_network() {
-    let gn = stand_in(3000);
-    let mut a = connect();
-    fresh(&mut a);
-    add_source(&mut a, "e2e_timeout", &gn);
+    let gn = stand_in(SEED, 3000);
+    let mut a = connect(DSN);
+    fresh(&mut a, &[]);
+    add(&mut a, "e2e_timeout", &gn);
     slow_second_page(&gn, 30_000);
     a.batch_execute("SET statement_timeout = '1500ms'").unwrap();
     let started = Instant::now();
@@ -126,10 +76,10 @@ fn statement_timeout_stops_a_pull_waiting_on_the_network() {
 
 #[test]
 fn two_sessions_pulling_one_source_do_not_interleave() {
-    let gn = stand_in(3000);
-    let mut a = connect();
-    fresh(&mut a);
-    add_source(&mut a, "e2e_twice", &gn);
+    let gn = stand_in(SEED, 3000);
+    let mut a = connect(DSN);
+    fresh(&mut a, &[]);
+    add(&mut a, "e2e_twice", &gn);
     gn.clear_requests();
     slow_second_page(&gn, 3_000);
     let first = std::thread::spawn(move || {
@@ -142,7 +92,7 @@ fn two_sessions_pulling_one_source_do_not_interleave() {
         (row.get::<_, String>(0), row.get::<_, i64>(1))
     });
     wait_for_page_request(&gn, 2);
-    let mut b = connect();
+    let mut b = connect(DSN);
     let started = Instant::now();
     let err = b
         .query("SELECT * FROM gn_flux.pull_source('e2e_twice')", &[])
@@ -168,23 +118,14 @@ fn two_sessions_pulling_one_source_do_not_interleave() {
 
 #[test]
 fn two_sources_pull_in_parallel() {
-    let gn = stand_in(2000);
+    let gn = stand_in(SEED, 2000);
     // another instance (another seed: other uuids), as two real sources would be
-    let gn2 = FakeGeoNature::start(Config {
-        rows: 1500,
-        seed: 77,
-        ..Config::default()
-    })
-    .expect("stand-in");
-    let mut a = connect();
-    fresh(&mut a);
-    let mut b = connect();
-    add_source(&mut a, "e2e_par_a", &gn);
-    b.execute(
-        "SELECT gn_flux.drop_source($1::text) FROM gn_flux.source WHERE name = $1::text",
-        &[&"e2e_par_b"],
-    )
-    .unwrap();
+    let gn2 = stand_in(77, 1500);
+    let mut a = connect(DSN);
+    fresh(&mut a, &[]);
+    let mut b = connect(DSN);
+    add(&mut a, "e2e_par_a", &gn);
+    drop_source(&mut b, "e2e_par_b");
     b.execute(
         "SELECT gn_flux.add_source('e2e_par_b', $1::text, 2, login => 'admin', password => 'admin', data_type => 'synthese_with_metadata')",
         &[&gn2.url()],
@@ -211,23 +152,12 @@ fn two_sources_pull_in_parallel() {
 
 #[test]
 fn progress_notices_during_long_pulls_can_be_switched_off() {
-    use std::sync::{Arc, Mutex};
-    let gn = stand_in(4000);
-    let dsn = std::env::var("GN_FLUX_E2E_DSN").expect("GN_FLUX_E2E_DSN");
-    let notices: Arc<Mutex<Vec<String>>> = Arc::default();
-    let sink = notices.clone();
-    let mut config: postgres::Config = dsn.parse().unwrap();
-    config.notice_callback(move |n| sink.lock().unwrap().push(n.message().to_string()));
-    let mut c = config.connect(NoTls).unwrap();
-    fresh(&mut c);
-    add_source(&mut c, "e2e_progress", &gn);
+    let gn = stand_in(SEED, 4000);
+    let (mut c, notices) = connect_with_notices(DSN);
+    fresh(&mut c, &[]);
+    add(&mut c, "e2e_progress", &gn);
     // every page takes 0.6 s: a 4-page pull lasts more than a second
-    gn.add_fault(FaultRule {
-        path: "/api/exports".into(),
-        action: FaultAction::Delay { ms: 600 },
-        times: 4,
-        after: 1,
-    });
+    gn.add_fault(fault(EXPORTS, delay(600), 4, 1));
     c.query("SELECT * FROM gn_flux.pull_source('e2e_progress', 'full')", &[])
         .unwrap();
     let seen: Vec<String> = notices
@@ -243,12 +173,7 @@ fn progress_notices_during_long_pulls_can_be_switched_off() {
     );
     notices.lock().unwrap().clear();
     c.batch_execute("SET gn_flux.progress_notices = off").unwrap();
-    gn.add_fault(FaultRule {
-        path: "/api/exports".into(),
-        action: FaultAction::Delay { ms: 600 },
-        times: 4,
-        after: 0,
-    });
+    gn.add_fault(fault(EXPORTS, delay(600), 4, 0));
     c.query("SELECT * FROM gn_flux.pull_source('e2e_progress', 'full')", &[])
         .unwrap();
     assert!(
@@ -262,27 +187,21 @@ fn progress_notices_during_long_pulls_can_be_switched_off() {
 /// waits on the network keeps the first source's rows and its success in import_log.
 #[test]
 fn pull_all_keeps_the_sources_already_pulled_when_cancelled() {
-    let gn_a = stand_in(300);
-    let gn_b = stand_in(300);
-    let mut a = connect();
-    fresh(&mut a);
-    add_source(&mut a, "e2e_all_a", &gn_a);
-    add_source(&mut a, "e2e_all_b", &gn_b);
+    let gn_a = stand_in(SEED, 300);
+    let gn_b = stand_in(SEED, 300);
+    let mut a = connect(DSN);
+    fresh(&mut a, &[]);
+    add(&mut a, "e2e_all_a", &gn_a);
+    add(&mut a, "e2e_all_b", &gn_b);
     // b's first export page hangs long enough to cancel the call there
-    gn_b.add_fault(FaultRule {
-        path: "/api/exports".into(),
-        action: FaultAction::Delay { ms: 20_000 },
-        times: 1,
-        after: 0,
-    });
+    gn_b.add_fault(fault(EXPORTS, delay(20_000), 1, 0));
+    // (add_source's probe already asked b for a page: count from here)
+    gn_b.clear_requests();
     let pid: i32 = a.query_one("SELECT pg_backend_pid()", &[]).unwrap().get(0);
     let canceller = std::thread::spawn(move || {
-        let deadline = Instant::now() + Duration::from_secs(30);
-        while !gn_b.requests().iter().any(|r| r.contains("/api/exports/api/1")) {
-            assert!(Instant::now() < deadline, "pull_all never reached the second source");
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        let mut b = connect();
+        // pull_all reaches the second source
+        wait_for_requests(&gn_b, EXPORT_1_PAGES, 1);
+        let mut b = connect(DSN);
         b.execute("SELECT pg_cancel_backend($1)", &[&pid]).unwrap();
         gn_b
     });
@@ -311,5 +230,5 @@ fn pull_all_keeps_the_sources_already_pulled_when_cancelled() {
         .unwrap()
         .get(0);
     assert_eq!(st, "success");
-    fresh(&mut a);
+    fresh(&mut a, &[]);
 }

@@ -9,6 +9,7 @@ mod csv_out;
 mod geometry;
 mod gpkg;
 mod json_out;
+pub mod pg_time;
 pub mod safe_fs;
 mod shp;
 mod text;

@@ -335,7 +335,15 @@ impl ShpWriter {
                 (Column::Real, _) => FieldValue::Numeric(None),
                 (Column::Date, Value::Date(d)) => {
                     use chrono::Datelike;
-                    FieldValue::Date(Some(dbase::Date::new(d.day(), d.month(), d.year().max(0) as u32)))
+                    // A DBF date is `YYYYMMDD`; dbase::Date::new panics on a fifth digit.
+                    if !(1..=9999).contains(&d.year()) {
+                        return Err(ExportError::Unsupported(format!(
+                            "shp: field \"{}\" of row {}: a DBF date holds years 1 to 9999, not {d}",
+                            self.names[k],
+                            self.rows + 1
+                        )));
+                    }
+                    FieldValue::Date(Some(dbase::Date::new(d.day(), d.month(), d.year() as u32)))
                 }
                 (Column::Date, _) => FieldValue::Date(None),
                 (_, Value::Null) => FieldValue::Character(None),

@@ -441,3 +441,38 @@ fn empty_inputs_give_valid_files() {
         }
     }
 }
+
+/// The extreme dates the extension can hand over (chrono's range: PostgreSQL's wider one is
+/// refused before the writers) never panic a writer: text formats write them, a shapefile (DBF
+/// dates are `YYYYMMDD`) refuses them with an error naming the field and the row.
+#[test]
+fn extreme_dates_are_written_or_refused_never_a_panic() {
+    let dir = tempfile::tempdir().unwrap();
+    let layout = layout(GeometryKind::Point);
+    let extremes = [
+        NaiveDate::MAX,
+        NaiveDate::MIN,
+        NaiveDate::from_ymd_opt(10_000, 1, 1).unwrap(),
+        NaiveDate::from_ymd_opt(-44, 3, 15).unwrap(),
+    ];
+    for (n, date) in extremes.into_iter().enumerate() {
+        let mut rows = rows(2, false);
+        rows[1][5] = Value::Date(date);
+        rows[1][6] = Value::Timestamp(date.and_hms_micro_opt(23, 59, 59, 999_999).unwrap());
+        for format in Format::ALL {
+            let path = dir.path().join(format!("{n}.{}", format.extension()));
+            let mut writer = create_writer(format, &layout, &Options::default(), &path).unwrap();
+            let written = writer.write_rows(&rows).and_then(|()| writer.finish());
+            match (format, written) {
+                (Format::Shp, Err(e)) => assert!(
+                    e.to_string()
+                        .contains("field \"date_min\" of row 2: a DBF date holds years 1 to 9999"),
+                    "{date}: {e}"
+                ),
+                (Format::Shp, Ok(_)) => panic!("shp accepted {date}"),
+                (_, Ok(summary)) => assert_eq!(summary.rows, 2, "{format:?} {date}"),
+                (_, Err(e)) => panic!("{format:?} refused {date}: {e}"),
+            }
+        }
+    }
+}

@@ -1,9 +1,9 @@
 -- gn_flux.version() names the release and the git commit it was built from.
-SELECT gn_flux.version() ~ '^gn_flux 0\.1\.0 \(commit ([0-9a-f]{12}(-dirty)?|unknown)\)$' AS names_release_and_commit;
+SELECT gn_flux.version() ~ '^gn_flux 0\.2\.0 \(commit ([0-9a-f]{12}(-dirty)?|unknown)\)$' AS names_release_and_commit;
 -- The public surface of this release, every function commented.
 \pset format unaligned
 SELECT format('%s(%s) -> %s%s', p.proname, pg_get_function_identity_arguments(p.oid),
-              pg_get_function_result(p.oid),
+              coalesce(pg_get_function_result(p.oid), 'procedure'),
               CASE WHEN obj_description(p.oid, 'pg_proc') IS NULL THEN ' [NO COMMENT]' ELSE '' END) AS function
   FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
  WHERE n.nspname = 'gn_flux'

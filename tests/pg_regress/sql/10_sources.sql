@@ -23,6 +23,19 @@ SELECT gn_flux.add_source('regress_src', 'http://127.0.0.1:18790/geonature', 1, 
 SELECT :'LAST_ERROR_SQLSTATE' AS sqlstate;
 SELECT gn_flux.add_source('regress_src', NULL, 1, probe => false);
 SELECT :'LAST_ERROR_SQLSTATE' AS sqlstate;
+-- Secrets in files (gn_flux.secrets_directory): a file name, not a path (the value is not echoed),
+-- not both a secret and its file, and the directory must be set.
+SELECT gn_flux.add_source('regress_src', 'http://127.0.0.1:18790/geonature', 1, login => 'admin', password_file => '../../etc/passwd', probe => false);
+SELECT :'LAST_ERROR_SQLSTATE' AS sqlstate;
+SELECT gn_flux.add_source('regress_src', 'http://127.0.0.1:18790/geonature', 1, login => 'admin', password => 'x', password_file => 'x.password', probe => false);
+SELECT :'LAST_ERROR_SQLSTATE' AS sqlstate;
+SELECT gn_flux.add_source('regress_src', 'http://127.0.0.1:18790/geonature', 1, token => 't', token_file => 'x.token', probe => false);
+SELECT :'LAST_ERROR_SQLSTATE' AS sqlstate;
+SELECT gn_flux.add_source('regress_src', 'http://127.0.0.1:18790/geonature', 1, login => 'admin', password_file => 'regress.password');
+SELECT :'LAST_ERROR_SQLSTATE' AS sqlstate;
+-- Credentials never travel over plain http to another host unless the source asks for it.
+SELECT gn_flux.add_source('regress_src', 'http://192.0.2.1/geonature', 1, token => 'export1-token', connect_timeout_ms => 100, max_retries => 0);
+SELECT :'LAST_ERROR_SQLSTATE' AS sqlstate;
 -- The probe: wrong password, no permission on EXPORTS, an export that does not exist, a URL that
 -- is not a GeoNature.
 SELECT gn_flux.add_source('regress_src', 'http://127.0.0.1:18790/geonature', 1, login => 'admin', password => 'wrong-pass', retry_backoff_ms => 5);
@@ -70,6 +83,19 @@ SELECT source, mode, status, items, inserted, message FROM gn_flux.pull_source('
 SELECT source, last_mode, last_status, rows, failures_since_success, last_message
   FROM gn_flux.status WHERE source = 'regress_down';
 SELECT count(*) AS secrets_in_logs FROM gn_flux.import_log WHERE comment LIKE '%secret-token-1%';
+-- Run messages (they may quote observation data) are for superusers and gn_flux_monitor members.
+CREATE ROLE regress_viewer;
+CREATE ROLE regress_monitor IN ROLE gn_flux_monitor;
+SET ROLE regress_viewer;
+SELECT source, last_status, last_message IS NULL AS message_hidden FROM gn_flux.status ORDER BY source;
+RESET ROLE;
+SET ROLE regress_monitor;
+SELECT source, last_status, last_message IS NULL AS message_hidden FROM gn_flux.status ORDER BY source;
+RESET ROLE;
+DROP ROLE regress_viewer;
+DROP ROLE regress_monitor;
+-- pull_all() is a procedure: one transaction per source (CALL gn_flux.pull_all()).
+SELECT prokind FROM pg_proc WHERE oid = 'gn_flux.pull_all'::regproc;
 -- pg_cron is not installed in this database.
 SELECT gn_flux.schedule_source('regress_src', '*/30 * * * *');
 SELECT :'LAST_ERROR_SQLSTATE' AS sqlstate;

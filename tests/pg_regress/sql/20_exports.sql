@@ -213,9 +213,25 @@ SELECT gn_flux.drop_export('Observations régression');
 SELECT :'LAST_ERROR_SQLSTATE' AS sqlstate;
 SELECT label FROM gn_flux.export ORDER BY label;
 
+-- Dates beyond what export files can hold are a clear error naming the column and the row, not a
+-- crash; infinite dates are written as NULL with a NOTICE.
+SET datestyle = 'ISO, YMD';
+CREATE TABLE regress_exp.far (id int PRIMARY KEY, d date, ts timestamp);
+INSERT INTO regress_exp.far VALUES (1, '2024-01-01', '2024-01-01'), (2, '5874897-12-31', '2024-01-01'), (3, '2024-01-01', '294276-01-01');
+SELECT gn_flux.export_view('regress_exp', 'far', 'csv', '{"orderby": "id"}');
+SELECT :'LAST_ERROR_SQLSTATE' AS sqlstate;
+SELECT gn_flux.export_view('regress_exp', 'far', 'csv', '{"id": 3}');
+SELECT :'LAST_ERROR_SQLSTATE' AS sqlstate;
+UPDATE regress_exp.far SET d = 'infinity', ts = '-infinity' WHERE id > 1;
+SET client_min_messages = notice;
+SELECT convert_from(gn_flux.export_view('regress_exp', 'far', 'json', '{"orderby": "id"}'), 'UTF8') AS infinite_dates_as_null;
+SET client_min_messages = warning;
+DROP TABLE regress_exp.far;
+
 DROP SCHEMA regress_exp CASCADE;
 SELECT gn_flux.drop_export('Sans géométrie');
 DELETE FROM gn_flux.export_log;
 DROP ROLE regress_exp_reader;
 DROP ROLE regress_exp_owner;
 DROP ROLE regress_exp_intruder;
+

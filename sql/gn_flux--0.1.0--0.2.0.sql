@@ -1,0 +1,736 @@
+-- gn_flux 0.1.0 -> 0.2.0 ("Trust and structure"). Re-runnable; frozen once 0.2.0 is released.
+-- Data is kept: new columns have defaults, no table is rewritten. tests/e2e/run.sh installs the
+-- frozen 0.1.0 script, runs ALTER EXTENSION gn_flux UPDATE and compares the catalog with a fresh
+-- 0.2.0 install.
+\echo Use "ALTER EXTENSION gn_flux UPDATE TO '0.2.0'" to load this file. \quit
+
+-- Objects whose signature changed or that became something else: dropped, created below.
+DROP FUNCTION IF EXISTS gn_flux.pull_all();
+DROP FUNCTION IF EXISTS gn_flux.add_source(text, text, integer, text, text, text, text, jsonb, integer, integer, boolean,
+    integer, integer, integer, integer, text, interval, text, boolean);
+DROP FUNCTION IF EXISTS gn_flux._check_source(text, text, integer, text, text, text, text, jsonb, integer, integer, integer,
+    integer, integer, integer, text, interval, text);
+
+-- Part 0: the monitoring role and who sees run details.
+-- gn_flux install script, part 0: the schema itself.
+-- The control file names the schema (gn_flux, not relocatable), so CREATE EXTENSION creates it.
+COMMENT ON SCHEMA gn_flux IS
+  'gn_flux: GeoNature data exchange inside PostgreSQL (pull exports into GN2PG-compatible staging tables, publish views as files and APIs)';
+-- Other roles may look at what is granted to them (the status view, the non-secret columns of
+-- gn_flux.source); everything else is granted by administrators.
+GRANT USAGE ON SCHEMA gn_flux TO PUBLIC;
+-- The monitoring role: its members (and superusers) see the details of runs (error messages,
+-- file paths), which may quote observation data; other roles see a summary. Roles are
+-- cluster-wide, so it may already exist (another database, an earlier install): it is kept
+-- when the extension is dropped.
+DO $$
+BEGIN
+    IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_roles WHERE rolname = 'gn_flux_monitor') THEN
+        CREATE ROLE gn_flux_monitor NOLOGIN;
+    END IF;
+END
+$$;
+
+-- Whether the current role may see run details (error texts, paths) of `owner`'s runs.
+CREATE OR REPLACE FUNCTION gn_flux._may_see_details(owner name DEFAULT NULL) RETURNS boolean
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT pg_catalog.pg_has_role(current_user, 'gn_flux_monitor', 'MEMBER')
+        OR (owner IS NOT NULL AND EXISTS (SELECT 1 FROM pg_catalog.pg_roles r WHERE r.rolname = owner)
+            AND pg_catalog.pg_has_role(current_user, owner, 'MEMBER'))
+$$;
+COMMENT ON FUNCTION gn_flux._may_see_details(name) IS
+  'internal: true for superusers, members of gn_flux_monitor and members of owner: they see error details and paths in the status views';
+
+-- Part 1: the staging tables are dumped by pg_dump with their rows.
+SELECT pg_catalog.pg_extension_config_dump('gn_flux.import_log', '');
+SELECT pg_catalog.pg_extension_config_dump('gn_flux.import_log_id_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('gn_flux.error_log', '');
+SELECT pg_catalog.pg_extension_config_dump('gn_flux.data_json', '');
+SELECT pg_catalog.pg_extension_config_dump('gn_flux.metadata_json', '');
+
+-- Part 2: sources: secrets in files, plain http refused for credentials, dumped by pg_dump.
+ALTER TABLE gn_flux.source ADD COLUMN IF NOT EXISTS password_file text;
+ALTER TABLE gn_flux.source ADD COLUMN IF NOT EXISTS token_file text;
+ALTER TABLE gn_flux.source ADD COLUMN IF NOT EXISTS allow_insecure_http boolean NOT NULL DEFAULT false;
+SELECT pg_catalog.pg_extension_config_dump('gn_flux.source', '');
+COMMENT ON TABLE gn_flux.source IS
+  'Remote GeoNature exports pulled by gn_flux.pull_source(). Rows may be changed with UPDATE; the same validation as gn_flux.add_source() applies. password and token are readable only by the owner and superusers.';
+COMMENT ON COLUMN gn_flux.source.name IS 'Source name, also the value of the source column of data_json, import_log, error_log (lower case letters, digits, _).';
+COMMENT ON COLUMN gn_flux.source.url IS 'GeoNature root, e.g. https://host/geonature (the API is under /api/).';
+COMMENT ON COLUMN gn_flux.source.export_id IS 'Id of the export in the remote Export module (/api/exports/api/<id>).';
+COMMENT ON COLUMN gn_flux.source.login IS 'GeoNature login (with password); NULL for a public export or a token.';
+COMMENT ON COLUMN gn_flux.source.password IS 'Secret: not readable by other roles.';
+COMMENT ON COLUMN gn_flux.source.token IS 'Secret: export token, sent in the api-key header.';
+COMMENT ON COLUMN gn_flux.source.data_type IS 'GN2PG data type, stored in data_json.type: synthese_with_cd_nomenclature, synthese_with_label, synthese_with_metadata or synthese_with_metadata_separated.';
+COMMENT ON COLUMN gn_flux.source.query_strings IS 'Extra export API parameters (a JSON object of scalars), e.g. {"cd_nom": 61098}.';
+COMMENT ON COLUMN gn_flux.source.page_size IS 'Rows requested per page (servers cap it, usually at 1000).';
+COMMENT ON COLUMN gn_flux.source.metadata_export_id IS 'Export serving acquisition frameworks with their datasets (GN2PG separated metadata).';
+COMMENT ON COLUMN gn_flux.source.max_retries IS 'Retries of a failed request (429, 5xx, timeouts, connection errors, truncated bodies).';
+COMMENT ON COLUMN gn_flux.source.retry_backoff_ms IS 'First retry delay; doubles each retry (cap 120 s), plus up to 1 s of jitter; Retry-After is honoured.';
+COMMENT ON COLUMN gn_flux.source.connect_timeout_ms IS 'NULL: the gn_flux.http_connect_timeout_ms setting.';
+COMMENT ON COLUMN gn_flux.source.read_timeout_ms IS 'NULL: the gn_flux.http_timeout_ms setting.';
+COMMENT ON COLUMN gn_flux.source.module_path IS 'Path of the remote Export module; NULL: discovered from /api/gn_commons/modules.';
+COMMENT ON COLUMN gn_flux.source.update_overlap IS 'Update pulls start this long before the watermark (late commits on the remote side).';
+COMMENT ON COLUMN gn_flux.source.paging IS 'keyset (default; falls back to offset paging when the server ignores keyset bounds) or offset.';
+COMMENT ON COLUMN gn_flux.source.password_file IS 'File name, in the directory set by gn_flux.secrets_directory, holding the password (recommended over password: the secret never appears in SQL text or the server log). The file must be readable by the server''s OS user only (mode 600).';
+COMMENT ON COLUMN gn_flux.source.token_file IS 'File name, in gn_flux.secrets_directory, holding the export token (recommended over token; mode 600).';
+COMMENT ON COLUMN gn_flux.source.allow_insecure_http IS 'Send the login, password or token over plain http:// to a host that is not the local machine (default false: https is required for credentials, loopback excepted).';
+COMMENT ON COLUMN gn_flux.source.watermark IS 'Largest derniere_action seen by successful pulls (remote clock); the next update pull starts from it, minus update_overlap.';
+
+-- Secrets: other roles may read every column but password and token.
+REVOKE ALL ON gn_flux.source FROM PUBLIC;
+GRANT SELECT (name, url, export_id, login, data_type, query_strings, page_size, metadata_export_id, enabled,
+              max_retries, retry_backoff_ms, connect_timeout_ms, read_timeout_ms, module_path,
+              update_overlap, paging, watermark, created_at, password_file, token_file, allow_insecure_http)
+   ON gn_flux.source TO PUBLIC;
+
+-- The Rust function behind the source check now takes the whole row.
+CREATE OR REPLACE FUNCTION gn_flux."_check_source"(
+	"row" jsonb /* pgrx :: JsonB */
+) RETURNS TEXT /* SqlResult < String > */
+STRICT 
+LANGUAGE c /* Rust */
+AS 'MODULE_PATHNAME', 'check_source_row_wrapper';
+CREATE OR REPLACE FUNCTION gn_flux."_probe_source"(
+	"name" TEXT /* & str */
+) RETURNS VOID /* SqlResult < () > */
+STRICT 
+LANGUAGE c /* Rust */
+AS 'MODULE_PATHNAME', 'probe_source_wrapper';
+-- requires:
+--   check_source
+--   probe_source
+
+
+COMMENT ON FUNCTION gn_flux._check_source(jsonb) IS 'internal: validates a source row (as gn_flux._source_json gives it), returns the normalised url';
+COMMENT ON FUNCTION gn_flux._probe_source(text) IS 'internal: checks that a source answers as a GeoNature export';
+REVOKE ALL ON FUNCTION gn_flux._probe_source(text) FROM PUBLIC;
+
+-- Part 3: source functions (search_path pinned), the status view, pull_all as a procedure.
+-- gn_flux install script, part 3: source management in SQL (the checks themselves are in Rust:
+-- gn_flux._check_source, shared by add_source and the trigger below).
+
+-- Search paths: every function here pins `search_path = pg_catalog, pg_temp` and names gn_flux
+-- objects with their schema, so no role can plant a function or operator that one of them
+-- would call (a schema named like the caller comes first on the default path). Exceptions,
+-- each commented where it is defined: functions that write to the staging tables, whose DBA
+-- triggers run with the caller's path as they do during a pull.
+
+-- One source row as the Rust side reads it (gn_client's SourceDefinition): the row as JSON,
+-- with update_overlap in seconds (an interval's text form depends on IntervalStyle).
+CREATE OR REPLACE FUNCTION gn_flux._source_json(s gn_flux.source) RETURNS jsonb
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$ SELECT pg_catalog.to_jsonb(s) || pg_catalog.jsonb_build_object('update_overlap', extract(epoch FROM s.update_overlap)) $$;
+COMMENT ON FUNCTION gn_flux._source_json(gn_flux.source) IS 'internal: a source row as JSON for the Rust side (update_overlap in seconds)';
+
+CREATE OR REPLACE FUNCTION gn_flux._source_before_write() RETURNS trigger
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF TG_OP = 'UPDATE' AND NEW.name IS DISTINCT FROM OLD.name THEN
+        RAISE EXCEPTION 'a source cannot be renamed ("%" to "%")', OLD.name, NEW.name
+            USING ERRCODE = '22023',
+                  HINT = 'The name is stored in every staging row: add a new source and drop the old one instead.';
+    END IF;
+    -- The whole row is checked by one Rust function (gn_client::SourceDefinition::validate).
+    NEW.url := gn_flux._check_source(gn_flux._source_json(NEW));
+    RETURN NEW;
+END
+$$;
+COMMENT ON FUNCTION gn_flux._source_before_write() IS 'internal: validates every INSERT or UPDATE of gn_flux.source';
+DROP TRIGGER IF EXISTS source_validate ON gn_flux.source;
+CREATE TRIGGER source_validate BEFORE INSERT OR UPDATE ON gn_flux.source
+    FOR EACH ROW EXECUTE FUNCTION gn_flux._source_before_write();
+
+-- Masks the secrets of a source row before it is shown.
+CREATE OR REPLACE FUNCTION gn_flux._masked(s gn_flux.source) RETURNS gn_flux.source
+LANGUAGE plpgsql IMMUTABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    s.password := CASE WHEN s.password IS NULL THEN NULL ELSE '********' END;
+    s.token := CASE WHEN s.token IS NULL THEN NULL ELSE '********' END;
+    RETURN s;
+END
+$$;
+COMMENT ON FUNCTION gn_flux._masked(gn_flux.source) IS 'internal: a source row with password and token masked';
+
+-- Every option defaults to NULL here and means "the table's default": the defaults live in
+-- gn_flux.source only, and only the options given are written.
+CREATE OR REPLACE FUNCTION gn_flux.add_source(
+    name text,
+    url text,
+    export_id integer,
+    login text DEFAULT NULL,
+    password text DEFAULT NULL,
+    token text DEFAULT NULL,
+    data_type text DEFAULT NULL,
+    query_strings jsonb DEFAULT NULL,
+    page_size integer DEFAULT NULL,
+    metadata_export_id integer DEFAULT NULL,
+    enabled boolean DEFAULT NULL,
+    max_retries integer DEFAULT NULL,
+    retry_backoff_ms integer DEFAULT NULL,
+    connect_timeout_ms integer DEFAULT NULL,
+    read_timeout_ms integer DEFAULT NULL,
+    module_path text DEFAULT NULL,
+    update_overlap interval DEFAULT NULL,
+    paging text DEFAULT NULL,
+    password_file text DEFAULT NULL,
+    token_file text DEFAULT NULL,
+    allow_insecure_http boolean DEFAULT NULL,
+    probe boolean DEFAULT true
+) RETURNS gn_flux.source
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    given jsonb;
+    cols text;
+    r gn_flux.source;
+BEGIN
+    IF EXISTS (SELECT 1 FROM gn_flux.source s WHERE s.name = add_source.name) THEN
+        RAISE EXCEPTION 'source "%" already exists', add_source.name
+            USING ERRCODE = '42710',
+                  HINT = 'Choose another name, change the existing source with UPDATE gn_flux.source, or remove it with gn_flux.drop_source().';
+    END IF;
+    given := jsonb_strip_nulls(jsonb_build_object(
+        'name', add_source.name, 'url', add_source.url, 'export_id', add_source.export_id,
+        'login', add_source.login, 'password', add_source.password, 'password_file', add_source.password_file,
+        'token', add_source.token, 'token_file', add_source.token_file, 'data_type', add_source.data_type,
+        'query_strings', add_source.query_strings, 'page_size', add_source.page_size,
+        'metadata_export_id', add_source.metadata_export_id, 'enabled', add_source.enabled,
+        'max_retries', add_source.max_retries, 'retry_backoff_ms', add_source.retry_backoff_ms,
+        'connect_timeout_ms', add_source.connect_timeout_ms, 'read_timeout_ms', add_source.read_timeout_ms,
+        'module_path', add_source.module_path, 'update_overlap', add_source.update_overlap::text,
+        'paging', add_source.paging, 'allow_insecure_http', add_source.allow_insecure_http));
+    SELECT string_agg(quote_ident(k), ', ') INTO cols FROM jsonb_object_keys(given) AS k;
+    -- Missing keys take the table's defaults; the trigger validates the whole row.
+    EXECUTE format('INSERT INTO gn_flux.source AS s (%1$s) SELECT %1$s FROM jsonb_populate_record(NULL::gn_flux.source, $1) RETURNING s.*', cols)
+        INTO r USING given;
+    IF probe THEN
+        PERFORM gn_flux._probe_source(r.name);
+    END IF;
+    RETURN gn_flux._masked(r);
+END
+$$;
+COMMENT ON FUNCTION gn_flux.add_source(text, text, integer, text, text, text, text, jsonb, integer, integer, boolean,
+    integer, integer, integer, integer, text, interval, text, text, text, boolean, boolean) IS
+  'Registers a remote GeoNature export as a source; NULL options take the defaults of gn_flux.source. Secrets: password_file/token_file name files in gn_flux.secrets_directory (kept out of SQL text and logs); password/token are accepted but appear in the statement text. Probes the source (login, module discovery, one row) unless probe => false. Returns the row with secrets masked.';
+
+-- Not pinned: it deletes staging rows, and DBA triggers on data_json run with the caller's
+-- search_path as they do during a pull. Every name in it is schema-qualified; its operators
+-- are on text (pg_catalog, which is searched first).
+CREATE OR REPLACE FUNCTION gn_flux.drop_source(name text, keep_data boolean DEFAULT false) RETURNS void
+LANGUAGE plpgsql AS $$
+BEGIN
+    IF name IS NULL OR NOT EXISTS (SELECT 1 FROM gn_flux.source s WHERE s.name = drop_source.name) THEN
+        RAISE EXCEPTION 'source "%" does not exist', drop_source.name
+            USING ERRCODE = '42704', HINT = 'See SELECT name FROM gn_flux.source.';
+    END IF;
+    IF NOT pg_try_advisory_xact_lock(hashtext('gn_flux.pull'), hashtext(drop_source.name)) THEN
+        RAISE EXCEPTION 'source "%" is being pulled by another session', drop_source.name
+            USING ERRCODE = '55P03', HINT = 'Wait for the pull to finish, then drop the source.';
+    END IF;
+    IF gn_flux._schedule_of(drop_source.name) IS NOT NULL THEN
+        PERFORM gn_flux.unschedule_source(drop_source.name);
+    END IF;
+    IF NOT coalesce(keep_data, false) THEN
+        DELETE FROM gn_flux.data_json d WHERE d.source = drop_source.name;
+        DELETE FROM gn_flux.metadata_json m WHERE m.source = drop_source.name;
+    END IF;
+    DELETE FROM gn_flux.source s WHERE s.name = drop_source.name;
+END
+$$;
+COMMENT ON FUNCTION gn_flux.drop_source(text, boolean) IS
+  'Removes a source and its pg_cron schedule; its data_json and metadata_json rows too unless keep_data. import_log and error_log are kept.';
+
+-- pg_cron integration (optional: pg_cron may be absent).
+CREATE OR REPLACE FUNCTION gn_flux._job_name(source text) RETURNS text
+LANGUAGE sql IMMUTABLE SET search_path = pg_catalog, pg_temp AS $$ SELECT 'gn_flux_pull_' || source $$;
+COMMENT ON FUNCTION gn_flux._job_name(text) IS 'internal: pg_cron job name of a source';
+
+CREATE OR REPLACE FUNCTION gn_flux._cron_schedule(jobname text) RETURNS text
+LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    result text;
+BEGIN
+    IF to_regclass('cron.job') IS NULL THEN
+        RETURN NULL;
+    END IF;
+    EXECUTE 'SELECT schedule FROM cron.job WHERE jobname = $1 ORDER BY jobid DESC LIMIT 1' INTO result USING jobname;
+    RETURN result;
+EXCEPTION WHEN insufficient_privilege THEN
+    RETURN NULL;
+END;
+$$;
+COMMENT ON FUNCTION gn_flux._cron_schedule(text) IS 'internal: pg_cron schedule of a job name, NULL if none or pg_cron is absent';
+
+CREATE OR REPLACE FUNCTION gn_flux._schedule_of(source text) RETURNS text
+LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$ SELECT gn_flux._cron_schedule(gn_flux._job_name(source)) $$;
+COMMENT ON FUNCTION gn_flux._schedule_of(text) IS 'internal: pg_cron schedule of a source, NULL if none or pg_cron is absent';
+
+CREATE OR REPLACE FUNCTION gn_flux._cron_schedule_job(jobname text, schedule text, command text, example text, meaning text)
+RETURNS bigint
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    job bigint;
+BEGIN
+    IF schedule IS NULL OR btrim(schedule) = '' THEN
+        RAISE EXCEPTION 'schedule must not be empty'
+            USING ERRCODE = '22023', HINT = format('Give a cron expression, e.g. %L (%s).', example, meaning);
+    END IF;
+    IF NOT EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'pg_cron') THEN
+        RAISE EXCEPTION 'pg_cron is not installed in database "%"', current_database()
+            USING ERRCODE = '55000',
+                  HINT = 'Add pg_cron to shared_preload_libraries, set cron.database_name = ''' || current_database()
+                         || ''', restart PostgreSQL, then CREATE EXTENSION pg_cron.';
+    END IF;
+    BEGIN
+        EXECUTE 'SELECT cron.schedule($1, $2, $3)' INTO job USING jobname, schedule, command;
+    EXCEPTION WHEN invalid_parameter_value OR data_exception OR raise_exception OR internal_error OR syntax_error THEN
+        RAISE EXCEPTION 'invalid schedule "%": %', schedule, SQLERRM
+            USING ERRCODE = '22023',
+                  HINT = format('Use a cron expression of 5 fields, e.g. %L (pg_cron 1.4: minute granularity, GMT).', example);
+    END;
+    RETURN job;
+END
+$$;
+COMMENT ON FUNCTION gn_flux._cron_schedule_job(text, text, text, text, text) IS
+  'internal: creates or replaces a pg_cron job, with gn_flux errors for an empty or invalid schedule and a missing pg_cron';
+
+CREATE OR REPLACE FUNCTION gn_flux.schedule_source(name text, schedule text) RETURNS bigint
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+    IF name IS NULL OR NOT EXISTS (SELECT 1 FROM gn_flux.source s WHERE s.name = schedule_source.name) THEN
+        RAISE EXCEPTION 'source "%" does not exist', schedule_source.name
+            USING ERRCODE = '42704', HINT = 'Register it first with gn_flux.add_source().';
+    END IF;
+    RETURN gn_flux._cron_schedule_job(gn_flux._job_name(schedule_source.name), schedule,
+                                      format('SELECT * FROM gn_flux.pull_source(%L)', schedule_source.name),
+                                      '*/30 * * * *', 'every 30 minutes, GMT');
+END
+$$;
+COMMENT ON FUNCTION gn_flux.schedule_source(text, text) IS
+  'Schedules SELECT * FROM gn_flux.pull_source(name) with pg_cron (job gn_flux_pull_<name>; re-scheduling replaces it). Returns the job id.';
+
+CREATE OR REPLACE FUNCTION gn_flux.unschedule_source(name text) RETURNS void
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+    IF NOT EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'pg_cron') THEN
+        RAISE EXCEPTION 'pg_cron is not installed in database "%"', current_database()
+            USING ERRCODE = '55000', HINT = 'Without pg_cron there is no schedule to remove.';
+    END IF;
+    IF gn_flux._schedule_of(unschedule_source.name) IS NULL THEN
+        RAISE EXCEPTION 'source "%" has no schedule', unschedule_source.name
+            USING ERRCODE = '42704', HINT = 'See SELECT source, schedule FROM gn_flux.status.';
+    END IF;
+    EXECUTE 'SELECT cron.unschedule($1)' USING gn_flux._job_name(unschedule_source.name);
+END
+$$;
+COMMENT ON FUNCTION gn_flux.unschedule_source(text) IS 'Removes the pg_cron schedule of a source.';
+
+CREATE OR REPLACE VIEW gn_flux.status AS
+SELECT s.name AS source,
+       s.enabled,
+       s.url,
+       s.export_id,
+       s.data_type,
+       last.id AS last_import_id,
+       last.xfer_type AS last_mode,
+       last.xfer_status AS last_status,
+       last.xfer_start_ts AS last_run,
+       last.xfer_end_ts - last.xfer_start_ts AS last_duration,
+       -- Error texts may quote observation data (a DBA trigger's "Failing row contains …"):
+       -- shown to superusers and gn_flux_monitor members only.
+       CASE WHEN gn_flux._may_see_details() THEN last.comment END AS last_message,
+       ok.xfer_end_ts AS last_success,
+       (SELECT count(*) FROM gn_flux.data_json d WHERE d.source = s.name AND d.controler = 'data') AS rows,
+       localtimestamp - ok.xfer_end_ts AS lag,
+       s.watermark,
+       coalesce(last.data_count_errors, 0) AS last_errors,
+       (SELECT count(*) FROM gn_flux.import_log f WHERE f.source = s.name AND f.xfer_status = 'failed'
+           AND f.id > coalesce(ok.id, 0)) AS failures_since_success,
+       gn_flux._schedule_of(s.name) AS schedule
+  FROM gn_flux.source s
+  LEFT JOIN LATERAL (SELECT * FROM gn_flux.import_log l WHERE l.source = s.name ORDER BY l.id DESC LIMIT 1) last ON true
+  LEFT JOIN LATERAL (SELECT * FROM gn_flux.import_log l WHERE l.source = s.name AND l.xfer_status = 'success'
+                      ORDER BY l.id DESC LIMIT 1) ok ON true;
+COMMENT ON VIEW gn_flux.status IS
+  'One row per source: last run (mode, status, duration, message — the message for superusers and gn_flux_monitor members only), last success, rows stored, lag since the last success, errors of the last run, failures since the last success, pg_cron schedule.';
+GRANT SELECT ON gn_flux.status TO PUBLIC;
+
+REVOKE ALL ON FUNCTION gn_flux.add_source(text, text, integer, text, text, text, text, jsonb, integer, integer, boolean,
+    integer, integer, integer, integer, text, interval, text, text, text, boolean, boolean) FROM PUBLIC;
+REVOKE ALL ON FUNCTION gn_flux.drop_source(text, boolean) FROM PUBLIC;
+REVOKE ALL ON FUNCTION gn_flux.schedule_source(text, text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION gn_flux.unschedule_source(text) FROM PUBLIC;
+
+-- Pulls every enabled source, each in its own transaction: a cancel, a timeout or a crash
+-- keeps the sources already pulled, and the per-source advisory lock is held one source at a
+-- time. A procedure (CALL gn_flux.pull_all()), so it may commit; it cannot pin its search_path
+-- for that reason (PostgreSQL forbids transaction control under a SET clause): every name is
+-- schema-qualified and it compares nothing.
+CREATE OR REPLACE PROCEDURE gn_flux.pull_all()
+LANGUAGE plpgsql AS $$
+DECLARE
+    src record;
+    r record;
+BEGIN
+    FOR src IN SELECT s.name FROM gn_flux.source s WHERE s.enabled ORDER BY s.name COLLATE "C" LOOP
+        BEGIN
+            SELECT * INTO r FROM gn_flux.pull_source(src.name);
+            RAISE NOTICE 'gn_flux: pull_all: source "%": % % (% items, % inserted, % updated, % deleted, % errors)%',
+                r.source, r.mode, r.status, r.items, r.inserted, r.updated, r.deleted, r.errors,
+                coalesce(': ' || r.message, '');
+        EXCEPTION WHEN lock_not_available OR object_not_in_prerequisite_state OR undefined_object THEN
+            -- busy elsewhere, disabled or dropped meanwhile: the other sources go on
+            RAISE WARNING 'gn_flux: pull_all: source "%" skipped: %', src.name, SQLERRM;
+        END;
+        COMMIT;
+    END LOOP;
+END
+$$;
+COMMENT ON PROCEDURE gn_flux.pull_all() IS
+  'Pulls every enabled source, one transaction per source (CALL gn_flux.pull_all(); outside an explicit transaction block): an interruption keeps the sources already pulled. One NOTICE per source; results in gn_flux.import_log and gn_flux.status.';
+REVOKE ALL ON PROCEDURE gn_flux.pull_all() FROM PUBLIC;
+-- requires:
+--   pull_source
+
+
+COMMENT ON FUNCTION gn_flux.pull_source(text, text, timestamptz) IS
+  'Pulls a source into data_json/metadata_json: mode auto (update if the source has a successful run, else full), full or update; since overrides the update window start. Atomic: on failure nothing changes, import_log records why, and the returned status is failed.';
+REVOKE ALL ON FUNCTION gn_flux.pull_source(text, text, timestamptz) FROM PUBLIC;
+
+-- Part 4: exports: unique file stems, owned schedules and logs (row-level security), details
+-- for owners and monitors, dumped by pg_dump.
+CREATE OR REPLACE FUNCTION gn_flux."_export_file_stem"(
+	"label" TEXT /* & str */
+) RETURNS TEXT /* String */
+IMMUTABLE STRICT PARALLEL SAFE 
+LANGUAGE c /* Rust */
+AS 'MODULE_PATHNAME', 'export_file_stem_wrapper';
+-- requires:
+--   export_file_stem
+
+COMMENT ON FUNCTION gn_flux._export_file_stem(text) IS
+  'internal: stem of the scheduled file names of an export label (accents and punctuation removed, as GeoNature does)';
+SELECT pg_catalog.pg_extension_config_dump('gn_flux.licence', 'WHERE id_licence > 3');
+SELECT pg_catalog.pg_extension_config_dump('gn_flux.licence_id_licence_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('gn_flux.export', '');
+SELECT pg_catalog.pg_extension_config_dump('gn_flux.export_id_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('gn_flux.export_schedule', '');
+SELECT pg_catalog.pg_extension_config_dump('gn_flux.export_schedule_id_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('gn_flux.export_log', '');
+SELECT pg_catalog.pg_extension_config_dump('gn_flux.export_log_id_seq', '');
+-- 0.1.0 let pg_write_server_files write any export_log row: now only removed_at, under RLS.
+REVOKE ALL ON gn_flux.export_log FROM pg_write_server_files;
+-- pg_dump keeps the licences users add, not the three seeded here.
+COMMENT ON TABLE gn_flux.licence IS 'Licences of exports, as GeoNature''s gn_exports.t_licences (the same three seeded rows).';
+COMMENT ON TABLE gn_flux.export IS
+  'Registered exports, as GeoNature''s gn_exports.t_exports. INSERT/UPDATE are checked (the relation must exist and be readable, the columns real) and missing view_pk_column, geometry_field and geometry_srid are detected.';
+COMMENT ON COLUMN gn_flux.export.label IS 'Unique name; sanitised (gn_flux._export_file_stem), it is also the file name of scheduled files (GeoNature''s rule), so two labels may not give the same file name.';
+COMMENT ON COLUMN gn_flux.export.view_pk_column IS 'Column identifying rows: GeoJSON feature id (and the served API''s default order).';
+COMMENT ON COLUMN gn_flux.export.geometry_field IS 'PostGIS geometry column written as the feature geometry; NULL for non-spatial exports.';
+COMMENT ON COLUMN gn_flux.export.geometry_srid IS 'SRID files are written in (geometries are reprojected when it differs from the column''s); GeoJSON is always EPSG:4326.';
+COMMENT ON COLUMN gn_flux.export.public IS 'Open without authentication in the served API (as GeoNature''s public flag). Files of public exports are written readable by all (0644), of private ones by the server''s OS user only (0600).';
+
+CREATE OR REPLACE FUNCTION gn_flux._export_check() RETURNS trigger
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    checked record;
+    stem text;
+    clash text;
+BEGIN
+    IF NEW.label IS NULL OR btrim(NEW.label) = '' THEN
+        RAISE EXCEPTION 'export label must not be empty'
+            USING ERRCODE = '22023', HINT = 'Give a unique label, e.g. ''Synthese SINP''.';
+    END IF;
+    IF TG_OP = 'INSERT' OR NEW.label IS DISTINCT FROM OLD.label THEN
+        -- Scheduled files are named <stem>_<YYYY_MM_DD_HHhMMmSS>.<ext> and <stem>.<ext>: two labels
+        -- with the same stem (Synthèse / Synthese), or a stem that is another's timestamped name,
+        -- would replace (or have retention remove) each other's files. The lock serialises the
+        -- check between concurrent transactions.
+        PERFORM pg_catalog.pg_advisory_xact_lock(pg_catalog.hashtext('gn_flux.export file stems'));
+        stem := gn_flux._export_file_stem(NEW.label);
+        SELECT e.label INTO clash
+          FROM gn_flux.export e
+         WHERE e.id IS DISTINCT FROM NEW.id AND e.label <> NEW.label
+           AND (gn_flux._export_file_stem(e.label) = stem
+                OR stem ~ ('^' || gn_flux._export_file_stem(e.label) || '_[0-9]{4}_[0-9]{2}_[0-9]{2}_[0-9]{2}h[0-9]{2}m[0-9]{2}$')
+                OR gn_flux._export_file_stem(e.label) ~ ('^' || stem || '_[0-9]{4}_[0-9]{2}_[0-9]{2}_[0-9]{2}h[0-9]{2}m[0-9]{2}$'))
+         ORDER BY e.id LIMIT 1;
+        IF clash IS NOT NULL THEN
+            RAISE EXCEPTION 'export label "%" gives the same file names (%) as export "%"', NEW.label, stem, clash
+                USING ERRCODE = '42710',
+                      HINT = 'Scheduled files are named after the label without accents, spaces or punctuation (GeoNature''s rule): choose a label that differs in its letters or digits.';
+        END IF;
+    END IF;
+    SELECT * INTO checked
+      FROM gn_flux._check_export(NEW.schema_name, NEW.view_name, NEW.view_pk_column, NEW.geometry_field, NEW.geometry_srid);
+    NEW.view_pk_column := checked.view_pk_column;
+    NEW.geometry_field := checked.geometry_field;
+    NEW.geometry_srid := checked.geometry_srid;
+    RETURN NEW;
+END;
+$$;
+COMMENT ON FUNCTION gn_flux._export_check() IS 'internal: validates and completes gn_flux.export rows';
+DROP TRIGGER IF EXISTS export_check ON gn_flux.export;
+CREATE TRIGGER export_check BEFORE INSERT OR UPDATE ON gn_flux.export
+    FOR EACH ROW EXECUTE FUNCTION gn_flux._export_check();
+
+CREATE OR REPLACE FUNCTION gn_flux.add_export(
+    label text,
+    schema_name text,
+    view_name text,
+    view_pk_column text DEFAULT NULL,
+    geometry_field text DEFAULT NULL,
+    public boolean DEFAULT false,
+    licence text DEFAULT NULL,
+    description text DEFAULT NULL
+) RETURNS gn_flux.export
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    licence_id integer;
+    created gn_flux.export;
+BEGIN
+    IF add_export.licence IS NULL THEN
+        licence_id := 1;
+    ELSE
+        SELECT l.id_licence INTO licence_id FROM gn_flux.licence l
+         WHERE lower(l.name_licence) = lower(btrim(add_export.licence))
+            OR l.id_licence::text = btrim(add_export.licence)
+         ORDER BY l.id_licence LIMIT 1;
+        IF licence_id IS NULL THEN
+            RAISE EXCEPTION 'licence "%" does not exist', add_export.licence
+                USING ERRCODE = '42704',
+                      HINT = 'Give a name_licence or id_licence of gn_flux.licence (SELECT * FROM gn_flux.licence), or INSERT your own licence first.';
+        END IF;
+    END IF;
+    BEGIN
+        INSERT INTO gn_flux.export AS e (label, schema_name, view_name, view_pk_column, geometry_field, public, licence, description)
+        VALUES (add_export.label, add_export.schema_name, add_export.view_name, add_export.view_pk_column,
+                add_export.geometry_field, coalesce(add_export.public, false), licence_id, add_export.description)
+        RETURNING e.* INTO created;
+    EXCEPTION WHEN unique_violation THEN
+        RAISE EXCEPTION 'export "%" already exists', add_export.label
+            USING ERRCODE = '42710', HINT = 'Choose another label, or UPDATE gn_flux.export / gn_flux.drop_export() the existing one.';
+    END;
+    RETURN created;
+END;
+$$;
+COMMENT ON FUNCTION gn_flux.add_export(text, text, text, text, text, boolean, text, text) IS
+  'Registers a view or table as an export (as GeoNature''s Export module admin); detects the pk column, the geometry column and its SRID when not given.';
+COMMENT ON TABLE gn_flux.export_schedule IS
+  'Scheduled file exports (one pg_cron job gn_flux_export_<id> each, run as created_by). Files: <directory>/<Label>_<YYYY_MM_DD_HHhMMmSS>.<ext>, and <Label>.<ext> for the newest.';
+COMMENT ON TABLE gn_flux.export_log IS
+  'One row per file written by export_to_file() (schedule_id NULL) or by a scheduled run (failed runs too, with the error). removed_at: the file was removed by the retention policy. Readable by superusers, members of gn_flux_monitor, and each role for its own runs (row-level security).';
+
+CREATE OR REPLACE FUNCTION gn_flux._export_job_name(schedule_id integer) RETURNS text
+LANGUAGE sql IMMUTABLE
+SET search_path = pg_catalog, pg_temp
+AS $$ SELECT 'gn_flux_export_' || schedule_id $$;
+COMMENT ON FUNCTION gn_flux._export_job_name(integer) IS 'internal: pg_cron job name of an export schedule';
+
+CREATE OR REPLACE FUNCTION gn_flux.schedule_export(label text, format text, directory text, schedule text) RETURNS bigint
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+#variable_conflict use_column
+DECLARE
+    the_export_id integer;
+    fmt text := lower(btrim(schedule_export.format));
+    dir text;
+    schedule_id integer;
+    previous_owner name;
+BEGIN
+    SELECT e.id INTO the_export_id FROM gn_flux.export e WHERE e.label = schedule_export.label;
+    IF the_export_id IS NULL THEN
+        RAISE EXCEPTION 'export "%" does not exist', schedule_export.label
+            USING ERRCODE = '42704', HINT = 'Register it with gn_flux.add_export(), or see SELECT label FROM gn_flux.export.';
+    END IF;
+    IF fmt IS NULL OR fmt NOT IN ('csv', 'json', 'geojson', 'gpkg', 'shp', 'xlsx') THEN
+        RAISE EXCEPTION 'unknown export format "%"', coalesce(schedule_export.format, 'NULL')
+            USING ERRCODE = '22023', HINT = 'Use one of: csv, json, geojson, gpkg, shp, xlsx.';
+    END IF;
+    -- A schedule belongs to the role that made it (its pg_cron job runs as that role): another
+    -- role may not redirect it, except a superuser, who then takes it over.
+    SELECT s.created_by INTO previous_owner
+      FROM gn_flux.export_schedule s WHERE s.export_id = the_export_id AND s.format = fmt;
+    IF previous_owner IS NOT NULL AND previous_owner <> current_user THEN
+        IF NOT coalesce((SELECT r.rolsuper FROM pg_catalog.pg_roles r WHERE r.rolname = current_user), false) THEN
+            RAISE EXCEPTION 'permission denied: export "%" in format % is scheduled by role "%"', schedule_export.label, fmt, previous_owner
+                USING ERRCODE = '42501',
+                      HINT = 'Only the role that scheduled it, or a superuser, may change it: ask that role to run gn_flux.unschedule_export(), or schedule another format.';
+        END IF;
+        IF pg_catalog.to_regclass('cron.job') IS NOT NULL THEN
+            -- The previous owner's job would go on running as that role.
+            EXECUTE 'SELECT cron.unschedule(j.jobid) FROM cron.job j WHERE j.jobname = $1 AND j.username <> current_user'
+              USING gn_flux._export_job_name((SELECT s.id FROM gn_flux.export_schedule s WHERE s.export_id = the_export_id AND s.format = fmt));
+        END IF;
+    END IF;
+    dir := gn_flux._check_export_directory(schedule_export.directory);
+    INSERT INTO gn_flux.export_schedule AS s (export_id, format, directory, schedule)
+    VALUES (the_export_id, fmt, dir, schedule_export.schedule)
+    ON CONFLICT (export_id, format) DO UPDATE
+        SET directory = EXCLUDED.directory, schedule = EXCLUDED.schedule, created_by = current_user, created_at = now()
+    RETURNING s.id INTO schedule_id;
+    RETURN gn_flux._cron_schedule_job(gn_flux._export_job_name(schedule_id), schedule_export.schedule,
+                                      format('SELECT gn_flux._run_export_schedule(%s)', schedule_id),
+                                      '0 3 * * *', 'every day at 03:00 GMT');
+END;
+$$;
+COMMENT ON FUNCTION gn_flux.schedule_export(text, text, text, text) IS
+  'Schedules a file export with pg_cron (one job per export and format; re-scheduling replaces it). directory must lie inside gn_flux.export_directory. Returns the job id.';
+
+CREATE OR REPLACE FUNCTION gn_flux.unschedule_export(label text, format text DEFAULT NULL) RETURNS integer
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    s record;
+    removed integer := 0;
+BEGIN
+    FOR s IN
+        SELECT es.id, es.format, es.created_by FROM gn_flux.export_schedule es JOIN gn_flux.export e ON e.id = es.export_id
+         WHERE e.label = unschedule_export.label
+           AND (unschedule_export.format IS NULL OR es.format = lower(btrim(unschedule_export.format)))
+         ORDER BY es.id
+    LOOP
+        IF s.created_by <> current_user
+           AND NOT coalesce((SELECT r.rolsuper FROM pg_catalog.pg_roles r WHERE r.rolname = current_user), false) THEN
+            RAISE EXCEPTION 'permission denied: export "%" in format % is scheduled by role "%"', unschedule_export.label, s.format, s.created_by
+                USING ERRCODE = '42501', HINT = 'Only the role that scheduled it, or a superuser, may remove it.';
+        END IF;
+        IF pg_catalog.to_regclass('cron.job') IS NOT NULL THEN
+            -- By job id: a superuser removes another role's job too (cron.job shows others only
+            -- their own jobs).
+            EXECUTE 'SELECT cron.unschedule(j.jobid) FROM cron.job j WHERE j.jobname = $1'
+              USING gn_flux._export_job_name(s.id);
+        END IF;
+        DELETE FROM gn_flux.export_schedule WHERE id = s.id;
+        removed := removed + 1;
+    END LOOP;
+    IF removed = 0 THEN
+        RAISE EXCEPTION 'export "%" has no schedule%', unschedule_export.label,
+            CASE WHEN unschedule_export.format IS NULL THEN '' ELSE ' in format ' || unschedule_export.format END
+            USING ERRCODE = '42704', HINT = 'See SELECT label, format, schedule FROM gn_flux.export_status.';
+    END IF;
+    RETURN removed;
+END;
+$$;
+COMMENT ON FUNCTION gn_flux.unschedule_export(text, text) IS
+  'Removes the schedules of an export (of one format, or all when format is NULL) and their pg_cron jobs. Returns how many were removed; files and log rows are kept.';
+
+CREATE OR REPLACE FUNCTION gn_flux.drop_export(label text) RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF NOT EXISTS (SELECT 1 FROM gn_flux.export e WHERE e.label = drop_export.label) THEN
+        RAISE EXCEPTION 'export "%" does not exist', drop_export.label
+            USING ERRCODE = '42704', HINT = 'See SELECT label FROM gn_flux.export.';
+    END IF;
+    IF EXISTS (SELECT 1 FROM gn_flux.export_schedule es JOIN gn_flux.export e ON e.id = es.export_id WHERE e.label = drop_export.label) THEN
+        PERFORM gn_flux.unschedule_export(drop_export.label);
+    END IF;
+    DELETE FROM gn_flux.export e WHERE e.label = drop_export.label;
+END;
+$$;
+COMMENT ON FUNCTION gn_flux.drop_export(text) IS 'Removes an export and its schedules (pg_cron jobs included); files and gn_flux.export_log rows are kept.';
+
+CREATE OR REPLACE VIEW gn_flux.export_status AS
+SELECT e.label, s.format, s.directory,
+       gn_flux._cron_schedule(gn_flux._export_job_name(s.id)) AS schedule,
+       s.created_by AS run_as,
+       last.ended_at AS last_run,
+       last.status AS last_status,
+       -- Error texts may quote observation data ("Failing row contains …") and paths show where
+       -- files are: only for the schedule's owner, gn_flux_monitor members and superusers.
+       CASE WHEN gn_flux._may_see_details(s.created_by) THEN last.error END AS last_error,
+       CASE WHEN gn_flux._may_see_details(s.created_by) THEN last.path END AS last_file,
+       last.rows AS last_rows,
+       last.bytes AS last_bytes,
+       last.sha256 AS last_sha256,
+       ok.ended_at AS last_success,
+       (SELECT count(*) FROM gn_flux.export_log f
+         WHERE f.schedule_id = s.id AND f.status = 'failed' AND f.id > coalesce(ok.id, 0)) AS failures_since_success
+  FROM gn_flux.export_schedule s
+  JOIN gn_flux.export e ON e.id = s.export_id
+  LEFT JOIN LATERAL (SELECT * FROM gn_flux.export_log l WHERE l.schedule_id = s.id ORDER BY l.id DESC LIMIT 1) last ON true
+  LEFT JOIN LATERAL (SELECT * FROM gn_flux.export_log l WHERE l.schedule_id = s.id AND l.status = 'success' ORDER BY l.id DESC LIMIT 1) ok ON true;
+COMMENT ON VIEW gn_flux.export_status IS
+  'One row per scheduled export: its pg_cron schedule, last run (status, error, file, rows, bytes, sha256), last success and failures since. last_error and last_file are NULL unless the reader is the schedule''s owner (run_as), a member of gn_flux_monitor or a superuser.';
+
+-- Privileges: the registry, the schedules and the status summary are readable by all; run
+-- details (gn_flux.export_log) by superusers, gn_flux_monitor members and each role for its own
+-- runs. Writing files needs superuser or pg_write_server_files (checked inside each function).
+--
+-- Schedules and logs belong to their owner, enforced by row-level security rather than by
+-- SECURITY DEFINER functions: the writing functions must run as the caller, because pg_cron runs
+-- a job as the role that called cron.schedule() and an export reads its view with the caller's
+-- privileges. So pg_write_server_files members keep their grants, and policies limit them to
+-- their own rows (created_by / run_by = current_user); superusers and the extension owner bypass
+-- them. Retention does not trust export_log paths either (see remove_expired in src/export).
+GRANT SELECT ON gn_flux.licence, gn_flux.export, gn_flux.export_schedule, gn_flux.export_status TO PUBLIC;
+REVOKE ALL ON gn_flux.export_log FROM PUBLIC;
+GRANT SELECT ON gn_flux.export_log TO gn_flux_monitor, pg_write_server_files;
+GRANT INSERT, UPDATE (removed_at) ON gn_flux.export_log TO pg_write_server_files;
+GRANT USAGE ON SEQUENCE gn_flux.export_log_id_seq TO pg_write_server_files;
+GRANT INSERT, UPDATE, DELETE ON gn_flux.export_schedule TO pg_write_server_files;
+GRANT USAGE ON SEQUENCE gn_flux.export_schedule_id_seq TO pg_write_server_files;
+
+ALTER TABLE gn_flux.export_schedule ENABLE ROW LEVEL SECURITY;
+DROP POLICY IF EXISTS export_schedule_read ON gn_flux.export_schedule;
+CREATE POLICY export_schedule_read ON gn_flux.export_schedule FOR SELECT USING (true);
+DROP POLICY IF EXISTS export_schedule_insert ON gn_flux.export_schedule;
+CREATE POLICY export_schedule_insert ON gn_flux.export_schedule FOR INSERT TO pg_write_server_files
+    WITH CHECK (created_by = current_user);
+DROP POLICY IF EXISTS export_schedule_update ON gn_flux.export_schedule;
+CREATE POLICY export_schedule_update ON gn_flux.export_schedule FOR UPDATE TO pg_write_server_files
+    USING (created_by = current_user) WITH CHECK (created_by = current_user);
+DROP POLICY IF EXISTS export_schedule_delete ON gn_flux.export_schedule;
+CREATE POLICY export_schedule_delete ON gn_flux.export_schedule FOR DELETE TO pg_write_server_files
+    USING (created_by = current_user);
+
+ALTER TABLE gn_flux.export_log ENABLE ROW LEVEL SECURITY;
+DROP POLICY IF EXISTS export_log_read ON gn_flux.export_log;
+CREATE POLICY export_log_read ON gn_flux.export_log FOR SELECT
+    USING (gn_flux._may_see_details(run_by));
+DROP POLICY IF EXISTS export_log_insert ON gn_flux.export_log;
+CREATE POLICY export_log_insert ON gn_flux.export_log FOR INSERT TO pg_write_server_files
+    WITH CHECK (run_by = current_user
+                AND (schedule_id IS NULL
+                     OR EXISTS (SELECT 1 FROM gn_flux.export_schedule s
+                                 WHERE s.id = export_log.schedule_id AND s.created_by = current_user)));
+DROP POLICY IF EXISTS export_log_update ON gn_flux.export_log;
+CREATE POLICY export_log_update ON gn_flux.export_log FOR UPDATE TO pg_write_server_files
+    USING (run_by = current_user) WITH CHECK (run_by = current_user);
+REVOKE ALL ON FUNCTION gn_flux.add_export(text, text, text, text, text, boolean, text, text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION gn_flux.drop_export(text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION gn_flux.export_to_file(text, text, text, jsonb) FROM PUBLIC;
+REVOKE ALL ON FUNCTION gn_flux.schedule_export(text, text, text, text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION gn_flux.unschedule_export(text, text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION gn_flux._run_export_schedule(integer) FROM PUBLIC;
+REVOKE ALL ON FUNCTION gn_flux._check_export_directory(text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION gn_flux.export_to_file(text, text, text, jsonb) TO pg_write_server_files;
+GRANT EXECUTE ON FUNCTION gn_flux.schedule_export(text, text, text, text) TO pg_write_server_files;
+GRANT EXECUTE ON FUNCTION gn_flux.unschedule_export(text, text) TO pg_write_server_files;
+GRANT EXECUTE ON FUNCTION gn_flux._run_export_schedule(integer) TO pg_write_server_files;
+GRANT EXECUTE ON FUNCTION gn_flux._check_export_directory(text) TO pg_write_server_files;
+
+COMMENT ON FUNCTION gn_flux.export_view(text, text, text, jsonb, integer) IS
+  'Exports a view or table the caller may SELECT as csv, json, geojson, gpkg, shp (zip) or xlsx, returned as bytea. filters: GeoNature''s export filter grammar (unknown columns are errors); srid: reproject (GeoJSON is always EPSG:4326).';
+COMMENT ON FUNCTION gn_flux.export_to_file(text, text, text, jsonb) IS
+  'Writes a registered export to a server file inside gn_flux.export_directory, atomically and streaming; returns (path, rows, bytes, sha256). Superusers and pg_write_server_files members only.';
+COMMENT ON FUNCTION gn_flux._run_export_schedule(integer) IS 'internal: one scheduled export run (the pg_cron job command)';
+COMMENT ON FUNCTION gn_flux._check_export(text, text, text, text, integer) IS 'internal: checks and completes an export definition';
+COMMENT ON FUNCTION gn_flux._check_export_directory(text) IS 'internal: checks a schedule directory against gn_flux.export_directory';
