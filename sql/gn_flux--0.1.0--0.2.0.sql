@@ -434,10 +434,10 @@ COMMENT ON TABLE gn_flux.licence IS 'Licences of exports, as GeoNature''s gn_exp
 COMMENT ON TABLE gn_flux.export IS
   'Registered exports, as GeoNature''s gn_exports.t_exports. INSERT/UPDATE are checked (the relation must exist and be readable, the columns real) and missing view_pk_column, geometry_field and geometry_srid are detected.';
 COMMENT ON COLUMN gn_flux.export.label IS 'Unique name; sanitised (gn_flux._export_file_stem), it is also the file name of scheduled files (GeoNature''s rule), so two labels may not give the same file name.';
-COMMENT ON COLUMN gn_flux.export.view_pk_column IS 'Column identifying rows: GeoJSON feature id (and the served API''s default order).';
+COMMENT ON COLUMN gn_flux.export.view_pk_column IS 'Column identifying rows: the GeoJSON feature id (GeoNature''s id_synthese for Synthese views).';
 COMMENT ON COLUMN gn_flux.export.geometry_field IS 'PostGIS geometry column written as the feature geometry; NULL for non-spatial exports.';
 COMMENT ON COLUMN gn_flux.export.geometry_srid IS 'SRID files are written in (geometries are reprojected when it differs from the column''s); GeoJSON is always EPSG:4326.';
-COMMENT ON COLUMN gn_flux.export.public IS 'Open without authentication in the served API (as GeoNature''s public flag). Files of public exports are written readable by all (0644), of private ones by the server''s OS user only (0600).';
+COMMENT ON COLUMN gn_flux.export.public IS 'Public export (as GeoNature''s public flag, open without authentication in GeoNature''s API). Files of public exports are written readable by all (0644), of private ones by the server''s OS user only (0600).';
 
 CREATE OR REPLACE FUNCTION gn_flux._export_check() RETURNS trigger
 LANGUAGE plpgsql

@@ -50,6 +50,11 @@ impl GnFluxError {
         Self::new(Kind::UndefinedObject, message, hint)
     }
 
+    /// A gn_flux bug.
+    pub fn internal(message: impl Into<String>) -> Self {
+        Self::new(Kind::Internal, message, "Report this as a gn_flux bug.")
+    }
+
     pub fn with_detail(mut self, detail: impl Into<String>) -> Self {
         self.detail = Some(detail.into());
         self

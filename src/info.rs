@@ -11,8 +11,7 @@ fn version() -> String {
     )
 }
 
-/// Whether this backend loaded gn_flux from shared_preload_libraries (internal, for tests and
-/// for features that need the background worker).
+/// Whether this backend loaded gn_flux from shared_preload_libraries (internal, for tests).
 #[pg_extern(stable, name = "_loaded_from_preload")]
 fn loaded_from_preload() -> bool {
     crate::gucs::loaded_from_preload()

@@ -11,6 +11,7 @@ mod export;
 mod ffi;
 mod gucs;
 mod info;
+mod network;
 mod pull;
 mod sources;
 mod spi;
@@ -123,8 +124,8 @@ pub mod pg_test {
 
     #[must_use]
     pub fn postgresql_conf_options() -> Vec<&'static str> {
-        // The test cluster preloads gn_flux (as production clusters will, for the background
-        // worker) and pg_cron; the plain CREATE EXTENSION path is covered by the end-to-end tests.
+        // The test cluster preloads gn_flux and pg_cron, as the README's production setup does;
+        // the plain CREATE EXTENSION path is covered by the end-to-end tests.
         vec![
             "shared_preload_libraries='gn_flux,pg_cron'",
             "cron.database_name='pgrx_tests'",

@@ -184,7 +184,7 @@ pub fn run(
          VALUES ($1, 'data', $2, 'importing data', pg_catalog.clock_timestamp()::timestamp, $3::jsonb) RETURNING id",
         &[name.into(), mode.as_str().into(), xfer_filters(&params).into()],
     )?
-    .ok_or_else(|| sources::internal("no import_log id"))?;
+    .ok_or_else(|| GnFluxError::internal("no import_log id"))?;
 
     let mut report = RunReport {
         import_id: Some(import_id),
@@ -330,7 +330,9 @@ fn work(
                 pgrx::check_for_interrupts!();
                 continue;
             }
-            Err(RecvTimeoutError::Disconnected) => return Err(sources::internal("the gn_flux network thread stopped")),
+            Err(RecvTimeoutError::Disconnected) => {
+                return Err(GnFluxError::internal("the gn_flux network thread stopped"))
+            }
         };
         match event {
             Event::Started { .. } => {}
@@ -392,7 +394,7 @@ fn work(
                 }
             }
             Event::Finished(stats) => break stats,
-            Event::Failed(e) => return Err(super::remote_error(&e, source)),
+            Event::Failed(e) => return Err(crate::network::remote_error(&e, source)),
         }
     };
     r.requests = stats.requests as i64;

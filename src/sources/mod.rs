@@ -102,14 +102,10 @@ fn probe(name: &str) -> Result<(), GnFluxError> {
     let cancel = gn_client::CancelFlag::new();
     let thread_cancel = cancel.clone();
     let handle = std::thread::spawn(move || gn_client::probe(&cfg, &thread_cancel));
-    match crate::pull::wait_for_thread(handle, &cancel)? {
+    match crate::network::wait_for_thread(handle, &cancel)? {
         Ok(_) => Ok(()),
-        Err(e) => Err(crate::pull::remote_error(&e, &source).redacted(&redactor)),
+        Err(e) => Err(crate::network::remote_error(&e, &source).redacted(&redactor)),
     }
-}
-
-pub fn internal(message: impl Into<String>) -> GnFluxError {
-    GnFluxError::new(Kind::Internal, message, "Report this as a gn_flux bug.")
 }
 
 extension_sql!(

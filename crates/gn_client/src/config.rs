@@ -1,7 +1,5 @@
 //! What a pull needs to know about one source, and the flag that stops it.
 
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
 use std::time::Duration;
 
 /// `data_type` of GN2PG's default export view shape (flat `ca_uuid`/`jdd_uuid` columns).
@@ -140,33 +138,5 @@ impl SourceConfig {
             .filter(|s| !s.is_empty())
             .cloned()
             .collect()
-    }
-}
-
-/// A shared "stop now" flag: checked between requests, during backoff sleeps (every 50 ms at
-/// most) and before each pipeline event.
-#[derive(Debug, Clone, Default)]
-pub struct CancelFlag(Arc<AtomicBool>);
-
-impl CancelFlag {
-    pub fn new() -> CancelFlag {
-        CancelFlag::default()
-    }
-
-    pub fn cancel(&self) {
-        self.0.store(true, Ordering::SeqCst);
-    }
-
-    pub fn is_cancelled(&self) -> bool {
-        self.0.load(Ordering::SeqCst)
-    }
-
-    /// `Err(ClientError::Cancelled)` once cancelled.
-    pub fn check(&self) -> Result<(), crate::ClientError> {
-        if self.is_cancelled() {
-            Err(crate::ClientError::Cancelled)
-        } else {
-            Ok(())
-        }
     }
 }

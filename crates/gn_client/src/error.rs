@@ -207,7 +207,7 @@ impl ClientError {
     pub fn is_retryable(&self) -> bool {
         match self {
             ClientError::Connect { .. } | ClientError::Timeout { .. } | ClientError::MalformedBody { .. } => true,
-            ClientError::Http { status, .. } => crate::retry::is_retryable_status(*status),
+            ClientError::Http { status, .. } => is_retryable_status(*status),
             _ => false,
         }
     }
@@ -470,6 +470,11 @@ pub fn redact_url(url: &str) -> String {
         }
         None => cut.to_string(),
     }
+}
+
+/// Statuses worth another attempt: 429 and the transient 5xx (as gn2pg 1.10, minus 501).
+pub fn is_retryable_status(status: u16) -> bool {
+    matches!(status, 429 | 500 | 502 | 503 | 504)
 }
 
 /// The first `max` characters of a reply body, on one line, for a DETAIL.

@@ -19,6 +19,7 @@
 //!
 //! Secrets (password, tokens) never appear in a URL, an error message or `Debug` output.
 
+pub mod cancel;
 pub mod config;
 pub mod definition;
 pub mod error;
@@ -30,9 +31,9 @@ pub mod session;
 pub mod walk;
 pub mod watermark;
 
+pub use cancel::CancelFlag;
 pub use config::{
-    CancelFlag, SourceConfig, DATA_TYPE_CD_NOMENCLATURE, DATA_TYPE_WITH_METADATA, DEFAULT_MAX_REPLY_BYTES,
-    DEFAULT_MAX_WALK_PASSES,
+    SourceConfig, DATA_TYPE_CD_NOMENCLATURE, DATA_TYPE_WITH_METADATA, DEFAULT_MAX_REPLY_BYTES, DEFAULT_MAX_WALK_PASSES,
 };
 pub use definition::{ClientSettings, DefinitionError, SourceDefinition};
 pub use error::{redact_url, ClientError};

@@ -9,7 +9,8 @@
 //! sleep, or when it next sends an event and finds the receiver gone). A worker that vanished
 //! without `Finished`/`Failed` shows as `RecvTimeoutError::Disconnected`.
 
-use crate::config::{CancelFlag, SourceConfig};
+use crate::cancel::CancelFlag;
+use crate::config::SourceConfig;
 use crate::prepare::{
     metadata_export_rows, metadata_payload, page_columns, prepare_item, MetaRow, PageColumns, PreparedItem,
 };

@@ -2,7 +2,8 @@
 //! registration): login (if any), module discovery, then a `limit=1` page of the data export
 //! (and of the metadata export, if any).
 
-use crate::config::{CancelFlag, SourceConfig};
+use crate::cancel::CancelFlag;
+use crate::config::SourceConfig;
 use crate::session::Session;
 use crate::walk::{ExportWalk, ID_COLUMN};
 use crate::ClientError;

@@ -1,15 +1,13 @@
 //! When to retry and how long to wait: exponential backoff with jitter, `Retry-After`, and
 //! sleeps that a [`CancelFlag`] interrupts within 50 ms.
 
-use crate::config::{CancelFlag, SourceConfig};
+use crate::cancel::CancelFlag;
+use crate::config::SourceConfig;
 use crate::ClientError;
 use chrono::{DateTime, NaiveDateTime, Utc};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-/// Statuses worth another attempt: 429 and the transient 5xx (as gn2pg 1.10, minus 501).
-pub fn is_retryable_status(status: u16) -> bool {
-    matches!(status, 429 | 500 | 502 | 503 | 504)
-}
+pub use crate::error::is_retryable_status;
 
 /// Retry budget and delays of one source.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

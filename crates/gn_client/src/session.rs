@@ -2,7 +2,8 @@
 //! session has expired, module discovery, export pages and the synthese log, each request with
 //! retries, backoff and cancellation.
 
-use crate::config::{CancelFlag, SourceConfig};
+use crate::cancel::CancelFlag;
+use crate::config::SourceConfig;
 use crate::error::{excerpt, redact_url};
 use crate::retry::{is_retryable_status, parse_retry_after, sleep_cancellable, Jitter, RetryPolicy};
 use crate::ClientError;

@@ -1,7 +1,7 @@
 //! The GeoNature wire model, shared by both sides of the protocol.
 //!
-//! gn_flux pulls from GeoNature exports (client side) and its test stand-in and future served API
-//! answer like GeoNature (server side). Both use this crate so that the two can never drift:
+//! gn_flux pulls from GeoNature exports (client side) and its test stand-in answers like
+//! GeoNature (server side). Both use this crate so that the two can never drift:
 //! value serialisation (Flask's JSON provider quirks included), timestamps, the export filter
 //! grammar, the export page and synthese log shapes, and the login/module discovery payloads.
 
