@@ -120,7 +120,7 @@ BEGIN
         RAISE EXCEPTION 'source "%" does not exist', drop_source.name
             USING ERRCODE = '42704', HINT = 'See SELECT name FROM gn_flux.source.';
     END IF;
-    IF NOT pg_try_advisory_xact_lock(hashtext('gn_flux.pull'), hashtext(drop_source.name)) THEN
+    IF NOT pg_catalog.pg_try_advisory_xact_lock(pg_catalog.hashtext('gn_flux.pull'), pg_catalog.hashtext(drop_source.name)) THEN
         RAISE EXCEPTION 'source "%" is being pulled by another session', drop_source.name
             USING ERRCODE = '55P03', HINT = 'Wait for the pull to finish, then drop the source.';
     END IF;

@@ -212,24 +212,14 @@ impl SourceDefinition {
     /// the secrets read from their files.
     pub fn client_config(&self, settings: &ClientSettings) -> Result<SourceConfig, DefinitionError> {
         let url = self.validate()?;
-        let password = match (&self.password, &self.password_file) {
-            (Some(p), _) => Some(p.clone()),
-            (None, Some(f)) => Some(read_secret_file(
-                settings.secrets_directory.as_deref(),
-                f,
-                "password_file",
-            )?),
-            (None, None) => None,
+        // A secret written in the row, else read from its file.
+        let secret = |inline: &Option<String>, file: &Option<String>, what: &str| match (inline, file) {
+            (Some(v), _) => Ok(Some(v.clone())),
+            (None, Some(f)) => read_secret_file(settings.secrets_directory.as_deref(), f, what).map(Some),
+            (None, None) => Ok(None),
         };
-        let token = match (&self.token, &self.token_file) {
-            (Some(t), _) => Some(t.clone()),
-            (None, Some(f)) => Some(read_secret_file(
-                settings.secrets_directory.as_deref(),
-                f,
-                "token_file",
-            )?),
-            (None, None) => None,
-        };
+        let password = secret(&self.password, &self.password_file, "password_file")?;
+        let token = secret(&self.token, &self.token_file, "token_file")?;
         let ms = |v: Option<i64>, default: Duration| v.map_or(default, |v| Duration::from_millis(v.max(1) as u64));
         Ok(SourceConfig {
             url,
