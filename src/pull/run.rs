@@ -397,6 +397,8 @@ fn work(
             Event::Failed(e) => return Err(crate::network::remote_error(&e, source)),
         }
     };
+    // Deletions the synthese log reported while a page-index walk was under way.
+    r.deleted += write::delete_ids(source_name, stats.late_deletions.clone())?;
     r.requests = stats.requests as i64;
     r.retries = stats.retries as i64;
     r.paging = if stats.keyset_fallback || source.paging() == "offset" {

@@ -209,6 +209,18 @@ done
 got="$(psql_as_postgres "$CLUSTER" postgres -At -c "SELECT count(*) FROM pg_available_extension_versions WHERE name = 'gn_flux' AND version = '$CURRENT'")"
 expect_eq "the current version $CURRENT is installed and available" "$got" "1"
 
+step "GeoNature 2.17 fixture (tests/fixtures/geonature, for the Synthese load): loads, and its own checks pass"
+psql_as_postgres "$CLUSTER" postgres -c "DROP DATABASE IF EXISTS gn_flux_geonature" -c "CREATE DATABASE gn_flux_geonature" >/dev/null
+psql_as_postgres "$CLUSTER" gn_flux_geonature -c "CREATE EXTENSION postgis" >/dev/null
+# (load.sql includes its parts with \ir: copied where the postgres OS user may read them)
+cp -r "$ROOT/tests/fixtures/geonature" "$WORK/geonature-fixture"
+chmod -R a+rX "$WORK/geonature-fixture"
+t0=$SECONDS
+psql_as_postgres "$CLUSTER" gn_flux_geonature -f "$WORK/geonature-fixture/load.sql" >/dev/null
+psql_as_postgres "$CLUSTER" gn_flux_geonature -f "$WORK/geonature-fixture/check.sql" | grep '^ok - '
+echo "ok - GeoNature fixture loaded and checked in $((SECONDS - t0)) s"
+psql_as_postgres "$CLUSTER" postgres -c "DROP DATABASE gn_flux_geonature" >/dev/null
+
 step "GeoNature stand-in binary on 127.0.0.1:${FAKE_PORT}"
 ROOT_URL="http://127.0.0.1:${FAKE_PORT}/geonature"
 code="$(curl -s -o /dev/null -w '%{http_code}' -H 'Content-Type: application/json' -d '{"login":"admin","password":"admin"}' "$ROOT_URL/api/auth/login")"

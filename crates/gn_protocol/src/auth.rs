@@ -45,6 +45,35 @@ pub fn export_module_path(modules: &Value) -> Option<String> {
     })
 }
 
+/// One item of `/api/gn_commons/modules` (GeoNature's `TModules` serialisation plus the caller's
+/// `cruved`), `scope` being the caller's R/E scope on the module.
+pub fn module_entry(id_module: i64, code: &str, label: &str, path: &str, scope: u8) -> Value {
+    serde_json::json!({
+        "type": "base",
+        "id_module": id_module,
+        "module_code": code,
+        "module_label": label,
+        "module_picto": "fa-puzzle-piece",
+        "module_desc": null,
+        "module_group": null,
+        "module_path": path,
+        "module_external_url": null,
+        "module_target": null,
+        "module_comment": null,
+        "active_frontend": true,
+        "active_backend": true,
+        "module_doc_url": null,
+        "module_order": id_module,
+        "ng_module": path,
+        "meta_create_date": "2024-01-01 00:00:00",
+        "meta_update_date": "2024-01-01 00:00:00",
+        "objects": [],
+        "module_objects": {},
+        "module_url": format!("/#/{path}"),
+        "cruved": {"C": 0, "R": scope, "U": 0, "V": 0, "E": scope, "D": 0},
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -57,6 +86,8 @@ mod tests {
         assert_eq!(export_module_path(&m).as_deref(), Some("exports"));
         assert_eq!(export_module_path(&json!([{"module_code": "SYNTHESE"}])), None);
         assert_eq!(export_module_path(&json!({"a": 1})), None);
+        let entry = module_entry(5, "EXPORTS", "Exports", "exports", 1);
+        assert_eq!(export_module_path(&json!([entry])).as_deref(), Some("exports"));
     }
 
     #[test]

@@ -98,19 +98,29 @@ pub enum LogQueryError {
 
 impl LogQuery {
     pub fn parse(query: &str) -> Result<LogQuery, LogQueryError> {
+        let pairs: Vec<(String, String)> = form_urlencoded::parse(query.as_bytes()).into_owned().collect();
+        Self::from_pairs(pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+    }
+
+    /// Parses decoded query pairs (what a server has after decoding the query string).
+    /// `meta_last_action_date` may repeat; for the other keys the first value wins.
+    pub fn from_pairs<'a, I>(pairs: I) -> Result<LogQuery, LogQueryError>
+    where
+        I: IntoIterator<Item = (&'a str, &'a str)>,
+    {
         let mut q = LogQuery::default();
-        let mut seen: Vec<String> = Vec::new();
-        for (k, v) in form_urlencoded::parse(query.as_bytes()) {
+        let mut seen: Vec<&str> = Vec::new();
+        for (k, v) in pairs {
             if k == "meta_last_action_date" {
                 q.dates
-                    .push(DateCondition::parse(&v).ok_or_else(|| LogQueryError::BadDate(v.to_string()))?);
+                    .push(DateCondition::parse(v).ok_or_else(|| LogQueryError::BadDate(v.to_string()))?);
                 continue;
             }
-            if seen.iter().any(|s| *s == k) {
+            if seen.contains(&k) {
                 continue;
             }
-            seen.push(k.to_string());
-            match k.as_ref() {
+            seen.push(k);
+            match k {
                 "last_action" => q.last_action = Some(v.to_string()),
                 "id_synthese" => q.id_synthese = Some(v.parse().map_err(|_| LogQueryError::BadId(v.to_string()))?),
                 "sort" => q.descending = v.ends_with(":desc"),

@@ -227,19 +227,52 @@ impl ErrorBody {
 
 pub fn reason_phrase(code: u16) -> &'static str {
     match code {
+        100 => "Continue",
         200 => "OK",
+        204 => "No Content",
         302 => "Found",
+        304 => "Not Modified",
         400 => "Bad Request",
         401 => "Unauthorized",
         403 => "Forbidden",
         404 => "Not Found",
         405 => "Method Not Allowed",
+        408 => "Request Timeout",
+        411 => "Length Required",
+        413 => "Request Entity Too Large",
+        414 => "Request URI Too Large",
         429 => "Too Many Requests",
+        431 => "Request Header Fields Too Large",
         500 => "Internal Server Error",
+        501 => "Not Implemented",
         502 => "Bad Gateway",
         503 => "Service Unavailable",
         504 => "Gateway Timeout",
+        505 => "HTTP Version Not Supported",
         _ => "Error",
+    }
+}
+
+/// Werkzeug's default `description` of an HTTP error (what GeoNature puts in the JSON error body
+/// when the code raising it gives none).
+pub fn default_description(code: u16) -> &'static str {
+    match code {
+        400 => "The browser (or proxy) sent a request that this server could not understand.",
+        401 => "The server could not verify that you are authorized to access the URL requested. You either supplied the wrong credentials (e.g. a bad password), or your browser doesn't understand how to supply the credentials required.",
+        403 => "You don't have the permission to access the requested resource. It is either read-protected or not readable by the server.",
+        404 => "The requested URL was not found on the server. If you entered the URL manually please check your spelling and try again.",
+        405 => "The method is not allowed for the requested URL.",
+        408 => "The server closed the network connection because the browser didn't finish the request within the specified time.",
+        411 => "A request with this method requires a valid <code>Content-Length</code> header.",
+        413 => "The data value transmitted exceeds the capacity limit.",
+        414 => "The length of the requested URL exceeds the capacity limit for this server. The request cannot be processed.",
+        429 => "This user has exceeded an allotted request count. Try again later.",
+        431 => "One or more header fields exceeds the maximum size.",
+        500 => "The server encountered an internal error and was unable to complete your request. Either the server is overloaded or there is an error in the application.",
+        501 => "The server does not support the action requested by the browser.",
+        503 => "The server is temporarily unable to service your request due to maintenance downtime or capacity problems. Please try again later.",
+        505 => "The server does not support the HTTP protocol version used in the request.",
+        _ => "",
     }
 }
 
