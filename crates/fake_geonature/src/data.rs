@@ -56,6 +56,8 @@ pub enum Col {
     DonneesAdditionnelles,
     Wkt4326,
     Nomenclature(usize),
+    /// `type_info_geo` of a shape without `area_attachment` (always '1', Géoréférencement).
+    TypeInfoGeoWithoutAttachment,
     MethodeRegroupement,
     DerniereAction,
     CaUuid,
@@ -88,7 +90,8 @@ pub const NOMENCLATURES: &[(&str, &[&str])] = &[
     ("floutage_dee", &["OUI", "NON"]),
     ("statut_source", &["Te", "Co", "Li", "NSP"]),
     ("type_info_geo", &["1", "2"]),
-    ("methode_determination", &["0", "1", "2", "3"]),
+    // METH_DETERMIN has no code '0' (1–22 in GeoNature 2.17).
+    ("methode_determination", &["1", "2", "17", "18"]),
     ("statut_validation", &["0", "1", "2", "3", "4", "5", "6"]),
 ];
 
@@ -161,7 +164,13 @@ pub fn columns(shape: Shape) -> Vec<ColumnDef> {
     };
     let mut cols: Vec<ColumnDef> = FIXED_COLUMNS.iter().copied().filter(|c| c.shapes & bit != 0).collect();
     for (i, (name, _)) in NOMENCLATURES.iter().enumerate() {
-        cols.push(def(name, Col::Nomenclature(i), K::Text, BOTH));
+        // TYP_INF_GEO '2' (Rattachement) needs an area attachment, which only the metadata shape has.
+        let col = if *name == "type_info_geo" && shape == Shape::CdNomenclature {
+            Col::TypeInfoGeoWithoutAttachment
+        } else {
+            Col::Nomenclature(i)
+        };
+        cols.push(def(name, col, K::Text, BOTH));
     }
     cols.sort_by_key(|c| c.name);
     cols
@@ -240,6 +249,59 @@ pub struct MetaEntity {
 pub const AF_COUNT: u64 = 3;
 pub const DATASET_COUNT: u64 = 8;
 
+/// Index of a 9th dataset that rows may reference but the metadata export does not list.
+pub const MISSING_DATASET: u64 = DATASET_COUNT;
+
+/// Rows that deliberately do not match the reference data of a GeoNature 2.17 database (the
+/// fixture in `tests/fixtures/geonature/`), so that every reject path of a loader is exercised.
+/// Chosen by `id_synthese % 200` (0.5 % of rows each, disjoint, independent of seed and version).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reject {
+    /// `cd_nom` [`UNKNOWN_CD_NOM`], absent from TaxRef (`id % 200 == 17`).
+    UnknownCdNom,
+    /// `sexe` '9', not a SEXE code (`id % 200 == 53`).
+    UnknownNomenclature,
+    /// Dataset [`MISSING_DATASET`], absent from the metadata export (`id % 200 == 91`).
+    MissingDataset,
+}
+
+pub const UNKNOWN_CD_NOM: i64 = 99_999_999;
+const UNKNOWN_TAXON_NAME: &str = "Ophrys sp. (saisie terrain, taxon non référencé)";
+const UNKNOWN_SEX_CODE: &str = "9";
+
+/// The deliberate reject of row `id`, if any.
+pub fn reject_kind(id: i64) -> Option<Reject> {
+    match id.rem_euclid(200) {
+        17 => Some(Reject::UnknownCdNom),
+        53 => Some(Reject::UnknownNomenclature),
+        91 => Some(Reject::MissingDataset),
+        _ => None,
+    }
+}
+
+/// A uuid that depends only on an organism name (FNV-1a then splitmix64), so every framework
+/// and dataset of every seed names an organism with the same `uuid_actor`.
+pub fn organism_uuid(name: &str) -> String {
+    let mut x: u64 = 0xCBF2_9CE4_8422_2325;
+    for b in name.bytes() {
+        x = (x ^ b as u64).wrapping_mul(0x0000_0100_0000_01B3);
+    }
+    format_uuid(mix(x ^ 0x6F72_6761), mix(x ^ 0x6E69_736D))
+}
+
+fn format_uuid(a: u64, b: u64) -> String {
+    let a = (a & 0xFFFF_FFFF_FFFF_0FFF) | 0x4000; // version 4
+    let b = (b & 0x3FFF_FFFF_FFFF_FFFF) | 0x8000_0000_0000_0000; // RFC 4122 variant
+    format!(
+        "{:08x}-{:04x}-{:04x}-{:04x}-{:012x}",
+        a >> 32,
+        (a >> 16) & 0xFFFF,
+        a & 0xFFFF,
+        b >> 48,
+        b & 0xFFFF_FFFF_FFFF
+    )
+}
+
 /// Generates values for one seed.
 #[derive(Debug, Clone, Copy)]
 pub struct RowGen {
@@ -273,18 +335,7 @@ impl RowGen {
     }
 
     pub fn uuid(&self, id: i64, salt: u64) -> String {
-        let a = self.h(id, salt);
-        let b = self.h(id, salt ^ 0x5555);
-        let a = (a & 0xFFFF_FFFF_FFFF_0FFF) | 0x4000; // version 4
-        let b = (b & 0x3FFF_FFFF_FFFF_FFFF) | 0x8000_0000_0000_0000; // RFC 4122 variant
-        format!(
-            "{:08x}-{:04x}-{:04x}-{:04x}-{:012x}",
-            a >> 32,
-            (a >> 16) & 0xFFFF,
-            a & 0xFFFF,
-            b >> 48,
-            b & 0xFFFF_FFFF_FFFF
-        )
+        format_uuid(self.h(id, salt), self.h(id, salt ^ 0x5555))
     }
 
     /// `derniere_action` of a row that was never mutated.
@@ -301,6 +352,15 @@ impl RowGen {
 
     pub fn dataset_index(&self, id: i64) -> u64 {
         self.h(id, 4) % DATASET_COUNT
+    }
+
+    /// The dataset a row is in: [`MISSING_DATASET`] for [`Reject::MissingDataset`] rows.
+    pub fn row_dataset(&self, id: i64) -> u64 {
+        if reject_kind(id) == Some(Reject::MissingDataset) {
+            MISSING_DATASET
+        } else {
+            self.dataset_index(id)
+        }
     }
 
     pub fn af_of_dataset(ds: u64) -> u64 {
@@ -330,20 +390,43 @@ impl RowGen {
             "Chiroptères en bâti",
             "Données historiques (saisie papier)",
         ];
+        let name = if i >= DATASET_COUNT {
+            "Jeu de données hors export".to_string()
+        } else {
+            names[(i % 8) as usize].to_string()
+        };
         MetaEntity {
             uuid: self.uuid(-100 - i as i64, 78),
-            name: names[(i % 8) as usize].to_string(),
+            name,
         }
     }
 
-    fn actor(&self, seed_id: i64, org: &str) -> Value {
+    fn actor(uuid: String, role: &str, org: &str) -> Value {
         json!({
             "type_role": "organism",
-            "uuid_actor": self.uuid(seed_id, 79),
-            "cd_nomenclature_actor_role": "1",
+            "uuid_actor": uuid,
+            "cd_nomenclature_actor_role": role,
             "identity": {"organism_name": org},
             "email": "contact@example.org",
         })
+    }
+
+    /// An organism actor with the one uuid of its name.
+    fn organism(role: &str, org: &str) -> Value {
+        Self::actor(organism_uuid(org), role, org)
+    }
+
+    fn af_actors(&self, af: u64) -> Vec<Value> {
+        let mut actors = vec![Self::organism("1", "Parc national des Écrins")];
+        if af == 2 {
+            // The one deliberate exception to "one uuid per organism name": a second actor of the
+            // last framework names "Conservatoire d'espaces naturels" under another (seed-dependent)
+            // uuid. GeoNature 2.17's UNIQUE (nom_organisme) rejects such an organism (23505) even
+            // with ON CONFLICT (uuid_organisme): the organism-name reject path.
+            let org = "Conservatoire d'espaces naturels";
+            actors.push(Self::actor(self.uuid(-1000 - af as i64, 79), "2", org));
+        }
+        actors
     }
 
     /// The `ca_data` object of an acquisition framework (as the metadata view shape embeds it).
@@ -359,13 +442,13 @@ impl RowGen {
             "territories": ["METROP"],
             "territorial_level": "3",
             "territory_desc": "Massif des Écrins",
-            "objectives": ["1", "3"],
+            "objectives": ["8", "9"],
             "publications": [],
             "financing_type": "1",
             "target_description": null,
             "ecologic_or_geologic_target": "Faune vertébrée",
             "sinp_theme": ["1"],
-            "actors": [self.actor(-1000 - af as i64, "Parc national des Écrins")],
+            "actors": self.af_actors(af),
             "is_parent": false,
             "parent_uuid": null,
         })
@@ -390,7 +473,7 @@ impl RowGen {
             "resource_type": "1",
             "source_status": "Te",
             "territories": ["METROP"],
-            "actors": [self.actor(-2000 - ds as i64, "Conservatoire d'espaces naturels")],
+            "actors": [Self::organism("1", "Conservatoire d'espaces naturels")],
         })
     }
 
@@ -448,6 +531,10 @@ impl RowGen {
             Col::IdPermGrpSinp => WireValue::Uuid(self.uuid(id / 3, 11)),
             Col::DateDebut => WireValue::Timestamp(self.date_debut(id)),
             Col::DateFin => WireValue::Timestamp(self.date_debut(id) + Duration::seconds((h(12) % 21_600) as i64)),
+            Col::CdNom if reject_kind(id) == Some(Reject::UnknownCdNom) => WireValue::Int(UNKNOWN_CD_NOM),
+            Col::NomCite if reject_kind(id) == Some(Reject::UnknownCdNom) => {
+                WireValue::Text(UNKNOWN_TAXON_NAME.to_string())
+            }
             Col::CdNom => WireValue::Int(TAXA[(h(13) % TAXA.len() as u64) as usize].0),
             Col::NomCite => WireValue::Text(TAXA[(h(13) % TAXA.len() as u64) as usize].1.to_string()),
             Col::VersionTaxref => WireValue::Text(if h(14).is_multiple_of(2) { "16.0" } else { "17.0" }.to_string()),
@@ -537,6 +624,17 @@ impl RowGen {
                 None => WireValue::Null,
                 Some(g) => WireValue::Text(g.wkt()),
             },
+            Col::TypeInfoGeoWithoutAttachment => WireValue::Text("1".into()),
+            Col::Nomenclature(i) if NOMENCLATURES[i].0 == "type_info_geo" => {
+                // '2' (Rattachement) exactly when the row has an area attachment.
+                let attached = !matches!(self.value(Col::AreaAttachment, st), WireValue::Null);
+                WireValue::Text(if attached { "2" } else { "1" }.into())
+            }
+            Col::Nomenclature(i)
+                if NOMENCLATURES[i].0 == "sexe" && reject_kind(id) == Some(Reject::UnknownNomenclature) =>
+            {
+                WireValue::Text(UNKNOWN_SEX_CODE.into())
+            }
             Col::Nomenclature(i) => {
                 let (_, codes) = NOMENCLATURES[i];
                 let salt = 100 + i as u64;
@@ -556,16 +654,19 @@ impl RowGen {
                 }
             }
             Col::DerniereAction => WireValue::Timestamp(st.derniere_action),
-            Col::CaUuid => WireValue::Uuid(self.af(Self::af_of_dataset(self.dataset_index(id))).uuid),
-            Col::CaNom => WireValue::Text(self.af(Self::af_of_dataset(self.dataset_index(id))).name),
-            Col::JddUuid => WireValue::Uuid(self.dataset(self.dataset_index(id)).uuid),
-            Col::JddNom => WireValue::Text(self.dataset(self.dataset_index(id)).name),
+            Col::CaUuid => WireValue::Uuid(self.af(Self::af_of_dataset(self.row_dataset(id))).uuid),
+            Col::CaNom => WireValue::Text(self.af(Self::af_of_dataset(self.row_dataset(id))).name),
+            Col::JddUuid => WireValue::Uuid(self.dataset(self.row_dataset(id)).uuid),
+            Col::JddNom => WireValue::Text(self.dataset(self.row_dataset(id)).name),
             Col::JddActeurs => WireValue::Text(format!(
                 "[{{\"organisme\": \"Parc national des Écrins\", \"role\": \"Contact principal\", \"jdd\": {}}}]",
-                self.dataset_index(id)
+                self.row_dataset(id)
             )),
-            Col::CaData => WireValue::Json(self.ca_data(Self::af_of_dataset(self.dataset_index(id)))),
-            Col::JddData => WireValue::Json(self.jdd_data(self.dataset_index(id))),
+            Col::CaData => WireValue::Json(self.ca_data(Self::af_of_dataset(self.row_dataset(id)))),
+            // A dataset the export cannot see: the view's column is SQL NULL (JSON null), never
+            // absent (a view always has all its columns). Its framework is still visible.
+            Col::JddData if self.row_dataset(id) == MISSING_DATASET => WireValue::Null,
+            Col::JddData => WireValue::Json(self.jdd_data(self.row_dataset(id))),
             Col::AreaAttachment => {
                 if h(29).is_multiple_of(5) {
                     WireValue::Json(json!({"area_code": format!("05{:03}", h(29) % 180), "type_code": "COM"}))
@@ -734,6 +835,100 @@ mod tests {
             gn_protocol::json::to_string(&p.geojson()),
             r#"{"coordinates": [6.1, 44.0], "type": "Point"}"#
         );
+    }
+
+    #[test]
+    fn reject_shares_and_fixture_codes() {
+        let g = RowGen::new(42);
+        let n = 20_000;
+        let col = |shape, name: &str| columns(shape).into_iter().find(|c| c.name == name).unwrap().col;
+        let meta_tig = col(Shape::Metadata, "type_info_geo");
+        let cdn_tig = col(Shape::CdNomenclature, "type_info_geo");
+        let sexe = col(Shape::Metadata, "sexe");
+        let meth = col(Shape::Metadata, "methode_determination");
+        let (mut cd_nom, mut sex9, mut missing, mut attached) = (0, 0, 0, 0);
+        let text = |v: WireValue| match v {
+            WireValue::Text(t) => t,
+            other => panic!("{other:?}"),
+        };
+        for id in 1..=n {
+            let s = st(id);
+            let kinds = [
+                g.value(Col::CdNom, &s) == WireValue::Int(UNKNOWN_CD_NOM),
+                text(g.value(sexe, &s)) == UNKNOWN_SEX_CODE,
+                g.value(Col::JddData, &s) == WireValue::Null,
+            ];
+            assert!(
+                kinds.iter().filter(|k| **k).count() <= 1,
+                "reject kinds are disjoint: {id}"
+            );
+            cd_nom += kinds[0] as i64;
+            sex9 += kinds[1] as i64;
+            if kinds[2] {
+                missing += 1;
+                let WireValue::Uuid(u) = g.value(Col::JddUuid, &s) else {
+                    panic!()
+                };
+                assert!((0..DATASET_COUNT).all(|ds| g.dataset(ds).uuid != u));
+                let ca = g.value(Col::CaData, &s);
+                assert!(matches!(ca, WireValue::Json(ref v) if v["uuid"].is_string()), "{ca:?}");
+            } else {
+                let WireValue::Uuid(u) = g.value(Col::JddUuid, &s) else {
+                    panic!()
+                };
+                assert!((0..DATASET_COUNT).any(|ds| g.dataset(ds).uuid == u));
+            }
+            if kinds[0] {
+                assert!(matches!(g.value(Col::NomCite, &s), WireValue::Text(_)));
+            } else {
+                assert!(matches!(g.value(Col::CdNom, &s), WireValue::Int(c) if TAXA.iter().any(|t| t.0 == c)));
+            }
+            assert_ne!(text(g.value(meth, &s)), "0", "no METH_DETERMIN '0'");
+            let has_area = g.value(Col::AreaAttachment, &s) != WireValue::Null;
+            attached += has_area as i64;
+            assert_eq!(text(g.value(meta_tig, &s)), if has_area { "2" } else { "1" }, "{id}");
+            assert_eq!(text(g.value(cdn_tig, &s)), "1");
+        }
+        for (what, k) in [("cd_nom", cd_nom), ("sexe", sex9), ("dataset", missing)] {
+            let share = k as f64 / n as f64;
+            assert!((0.003..=0.007).contains(&share), "{what}: {share}");
+        }
+        assert!(attached > n / 10, "{attached}");
+    }
+
+    #[test]
+    fn metadata_uses_fixture_codes_and_one_uuid_per_organism() {
+        use std::collections::HashMap;
+        for seed in [1, 42] {
+            let g = RowGen::new(seed);
+            let mut uuids: HashMap<String, Vec<String>> = HashMap::new();
+            let mut actors = Vec::new();
+            for af in 0..AF_COUNT {
+                let item = g.af_export_item(af);
+                assert_eq!(item["objectives"], json!(["8", "9"]));
+                actors.extend(item["actors"].as_array().unwrap().clone());
+                for ds in item["datasets"].as_array().unwrap() {
+                    actors.extend(ds["actors"].as_array().unwrap().clone());
+                }
+            }
+            for a in &actors {
+                let name = a["identity"]["organism_name"].as_str().unwrap().to_string();
+                let u = a["uuid_actor"].as_str().unwrap().to_string();
+                let v = uuids.entry(name).or_default();
+                if !v.contains(&u) {
+                    v.push(u);
+                }
+            }
+            // every name has its own uuid, except the one deliberate duplicate name (AF 2)
+            assert_eq!(
+                uuids["Parc national des Écrins"],
+                vec![organism_uuid("Parc national des Écrins")]
+            );
+            let cen = &uuids["Conservatoire d'espaces naturels"];
+            assert_eq!(cen.len(), 2, "{cen:?}");
+            assert_eq!(cen[0], organism_uuid("Conservatoire d'espaces naturels"));
+            assert_eq!(uuids.len(), 2);
+        }
     }
 
     #[test]

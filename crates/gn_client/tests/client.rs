@@ -636,7 +636,14 @@ fn metadata_export_and_embedded_metadata() {
         let payload: Value = serde_json::from_str(&p.payload()).unwrap();
         for r in payload.as_array().unwrap() {
             assert!(r["i"].get("ca_data").is_none() && r["i"]["ca_uuid"].is_string());
-            assert!(r["i"].get("jdd_data").is_none() && r["i"]["jdd_uuid"].is_string());
+            // the stand-in's rows in a dataset absent from the metadata export (id % 200 == 91)
+            // have jdd_data null: left in the item, as GN2PG does
+            let missing_dataset = r["i"]["id_synthese"].as_i64().unwrap() % 200 == 91;
+            if missing_dataset {
+                assert!(r["i"]["jdd_data"].is_null() && r["i"].get("jdd_uuid").is_none(), "{r}");
+            } else {
+                assert!(r["i"].get("jdd_data").is_none() && r["i"]["jdd_uuid"].is_string());
+            }
         }
     }
     assert_eq!(pages(&events).iter().map(|p| p.items).sum::<usize>(), 300);
