@@ -20,7 +20,7 @@ pub fn wait_for_thread<T: Send + 'static>(
     handle: std::thread::JoinHandle<T>,
     cancel: &gn_client::CancelFlag,
 ) -> Result<T, GnFluxError> {
-    let _guard = CancelOnDrop(cancel);
+    let _ = cancel; // TEMPORARY: guard removed to check the test fails
     while !handle.is_finished() {
         pgrx::check_for_interrupts!();
         std::thread::sleep(Duration::from_millis(10));

@@ -1,7 +1,7 @@
 //! Several sessions at once: cancel and statement_timeout while a pull waits on the network, and
 //! two sessions pulling one source, pull_all cancelled. Needs GN_FLUX_E2E_DSN (tests/e2e/run.sh).
 use gn_flux_e2e::fixtures::{
-    add_source, connect, connect_with_notices, delay, drop_source, fault, fresh, sqlstate, stand_in,
+    add_source, connect, connect_with_notices, delay, drop_source, fault, fresh, pull, sqlstate, stand_in, status,
     wait_for_page_request, wait_for_requests, DSN, EXPORTS, EXPORT_1_PAGES,
 };
 use gn_flux_e2e::{Client, FakeGeoNature};
@@ -231,4 +231,62 @@ fn pull_all_keeps_the_sources_already_pulled_when_cancelled() {
         .get(0);
     assert_eq!(st, "success");
     fresh(&mut a, &[]);
+}
+
+/// A cancelled add_source() stops its probe's network thread: no request reaches the remote after
+/// the cancel, though the probe was retrying every few hundred milliseconds with retries left.
+#[test]
+fn a_cancelled_probe_stops_its_network_thread() {
+    let gn = stand_in(SEED, 100);
+    let mut a = connect(DSN);
+    fresh(&mut a, &[]);
+    gn.add_fault(fault(EXPORTS, status(503, None), 100, 0));
+    let pid: i32 = a.query_one("SELECT pg_backend_pid()", &[]).unwrap().get(0);
+    let url = gn.url();
+    let prober = std::thread::spawn(move || {
+        let r = a.execute(
+            "SELECT gn_flux.add_source('e2e_probe_cancel', $1::text, 1, login => 'admin', password => 'admin',
+                                       max_retries => 20, retry_backoff_ms => 50)",
+            &[&url],
+        );
+        (r, a)
+    });
+    wait_for_requests(&gn, EXPORTS, 3);
+    let mut b = connect(DSN);
+    let ok: bool = b.query_one("SELECT pg_cancel_backend($1)", &[&pid]).unwrap().get(0);
+    assert!(ok);
+    let (r, _a) = prober.join().unwrap();
+    assert_eq!(sqlstate(&r.expect_err("cancelled")), "57014");
+    let after_cancel = gn.requests().len();
+    // retries 50, 100, 200, 400, 800 ms apart (plus jitter): a live thread would ask again within
+    // this wait, a stopped one does not
+    std::thread::sleep(Duration::from_millis(1500));
+    assert_eq!(gn.requests().len(), after_cancel, "the probe thread went on after the cancel");
+}
+
+/// gn_flux.max_run_time bounds a whole pull: a remote that answers slowly page after page fails
+/// the run with a clear message, nothing stored.
+#[test]
+fn max_run_time_fails_a_slow_pull_cleanly() {
+    let gn = stand_in(SEED, 3000);
+    let mut a = connect(DSN);
+    fresh(&mut a, &[]);
+    add(&mut a, "e2e_runtime", &gn);
+    gn.add_fault(fault(EXPORTS, delay(700), 100, 1));
+    a.batch_execute("SET gn_flux.max_run_time = '1s'").unwrap();
+    let started = Instant::now();
+    let p = pull(&mut a, "e2e_runtime", "full");
+    a.batch_execute("RESET gn_flux.max_run_time").unwrap();
+    assert_eq!(p.status, "failed", "{p:?}");
+    assert!(
+        p.message.clone().unwrap_or_default().contains("maximum run time of 1 s"),
+        "{p:?}"
+    );
+    assert!(started.elapsed() < Duration::from_secs(5), "{:?}", started.elapsed());
+    let stored: i64 = a
+        .query_one("SELECT count(*) FROM gn_flux.data_json WHERE source = 'e2e_runtime'", &[])
+        .unwrap()
+        .get(0);
+    assert_eq!(stored, 0);
+    drop_source(&mut a, "e2e_runtime");
 }
