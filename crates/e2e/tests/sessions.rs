@@ -261,7 +261,11 @@ fn a_cancelled_probe_stops_its_network_thread() {
     // retries 50, 100, 200, 400, 800 ms apart (plus jitter): a live thread would ask again within
     // this wait, a stopped one does not
     std::thread::sleep(Duration::from_millis(1500));
-    assert_eq!(gn.requests().len(), after_cancel, "the probe thread went on after the cancel");
+    assert_eq!(
+        gn.requests().len(),
+        after_cancel,
+        "the probe thread went on after the cancel"
+    );
 }
 
 /// gn_flux.max_run_time bounds a whole pull: a remote that answers slowly page after page fails
@@ -279,12 +283,18 @@ fn max_run_time_fails_a_slow_pull_cleanly() {
     a.batch_execute("RESET gn_flux.max_run_time").unwrap();
     assert_eq!(p.status, "failed", "{p:?}");
     assert!(
-        p.message.clone().unwrap_or_default().contains("maximum run time of 1 s"),
+        p.message
+            .clone()
+            .unwrap_or_default()
+            .contains("maximum run time of 1 s"),
         "{p:?}"
     );
     assert!(started.elapsed() < Duration::from_secs(5), "{:?}", started.elapsed());
     let stored: i64 = a
-        .query_one("SELECT count(*) FROM gn_flux.data_json WHERE source = 'e2e_runtime'", &[])
+        .query_one(
+            "SELECT count(*) FROM gn_flux.data_json WHERE source = 'e2e_runtime'",
+            &[],
+        )
         .unwrap()
         .get(0);
     assert_eq!(stored, 0);
