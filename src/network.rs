@@ -20,7 +20,7 @@ pub fn wait_for_thread<T: Send + 'static>(
     handle: std::thread::JoinHandle<T>,
     cancel: &gn_client::CancelFlag,
 ) -> Result<T, GnFluxError> {
-    let _ = cancel; // TEMPORARY: guard removed to check the test fails
+    let _guard = CancelOnDrop(cancel);
     while !handle.is_finished() {
         pgrx::check_for_interrupts!();
         std::thread::sleep(Duration::from_millis(10));
