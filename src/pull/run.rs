@@ -146,7 +146,9 @@ pub fn run(
 ) -> Result<RunReport, GnFluxError> {
     let started = Instant::now();
     let name = source.name();
-    let (cfg, redactor) = sources::client_config(source)?;
+    // A configuration that cannot be used (an unreadable secret file, say) is a failed run like
+    // any other: recorded in import_log and returned as status 'failed', for monitoring.
+    let config = sources::client_config(source);
     let succeeded_before = has_success(name)?;
     let mode = match requested {
         None if succeeded_before => Mode::Update,
@@ -173,10 +175,13 @@ pub fn run(
             gn_protocol::time::format_timestamp(&start),
         ));
     }
-    let mut params: Vec<(String, String)> = cfg.query_strings.clone();
-    params.push(("limit".into(), cfg.page_size.to_string()));
-    for f in &window {
-        params.push((f.param_name(), f.value.clone()));
+    let mut params: Vec<(String, String)> = Vec::new();
+    if let Ok((cfg, _)) = &config {
+        params.extend(cfg.query_strings.iter().cloned());
+        params.push(("limit".into(), cfg.page_size.to_string()));
+        for f in &window {
+            params.push((f.param_name(), f.value.clone()));
+        }
     }
 
     let import_id = Spi::get_one_with_args::<i32>(
@@ -191,6 +196,18 @@ pub fn run(
         source: name.to_string(),
         mode: mode.as_str().into(),
         ..RunReport::default()
+    };
+    let (cfg, redactor) = match config {
+        Ok(c) => c,
+        Err(e) => {
+            // (already redacted of the row's secrets; the file's secret was never read)
+            report.status = "failed".into();
+            report.message = Some(e.message.clone());
+            report.duration = started.elapsed();
+            finish_log(&report, Some(&e.full_text()))?;
+            pgrx::warning!("gn_flux: pull of source \"{name}\" failed: {}", e.message);
+            return Ok(report);
+        }
     };
     let plan = PullPlan {
         window,

@@ -718,6 +718,36 @@ fn secrets_can_live_in_private_files() {
         ),
         20
     );
+    // The file gone: the pull is a failed run like any other, recorded for monitoring (not an
+    // error that pg_cron alone would see), with what to do; nothing stored changes.
+    std::fs::remove_file(dir.join("src_file.password")).unwrap();
+    let p = pull(&mut c, "src_file", "auto");
+    assert_eq!(p.status, "failed", "{p:?}");
+    assert!(
+        p.message
+            .clone()
+            .unwrap_or_default()
+            .contains("cannot read password_file"),
+        "{p:?}"
+    );
+    let (logged, comment): (String, String) = {
+        let r = c
+            .query_one(
+                "SELECT xfer_status::text, comment::text FROM gn_flux.import_log WHERE source = 'src_file' ORDER BY id DESC LIMIT 1",
+                &[],
+            )
+            .unwrap();
+        (r.get(0), r.get(1))
+    };
+    assert_eq!(logged, "failed");
+    assert!(comment.contains("src_file.password"), "{comment}");
+    assert_eq!(
+        count(
+            &mut c,
+            "SELECT count(*) FROM gn_flux.data_json WHERE source = 'src_file'"
+        ),
+        20
+    );
     c.batch_execute("RESET gn_flux.secrets_directory").unwrap();
     let _ = std::fs::remove_dir_all(&dir);
 }
