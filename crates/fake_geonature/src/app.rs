@@ -390,32 +390,8 @@ impl App {
     }
 
     fn modules(&self, user: &User) -> Response {
-        let module = |id: i64, code: &str, label: &str, path: &str, scope: u8| {
-            json!({
-                "type": "base",
-                "id_module": id,
-                "module_code": code,
-                "module_label": label,
-                "module_picto": "fa-puzzle-piece",
-                "module_desc": null,
-                "module_group": null,
-                "module_path": path,
-                "module_external_url": null,
-                "module_target": null,
-                "module_comment": null,
-                "active_frontend": true,
-                "active_backend": true,
-                "module_doc_url": null,
-                "module_order": id,
-                "ng_module": path,
-                "meta_create_date": "2024-01-01 00:00:00",
-                "meta_update_date": "2024-01-01 00:00:00",
-                "objects": [],
-                "module_objects": {},
-                "module_url": format!("/#/{path}"),
-                "cruved": {"C": 0, "R": scope, "U": 0, "V": 0, "E": scope, "D": 0},
-            })
-        };
+        // The module-list item shape is the wire model's (gn_protocol), shared with the served API.
+        let module = gn_protocol::auth::module_entry;
         let mut list = vec![
             module(0, "GEONATURE", "GeoNature", "geonature", 3),
             module(1, "SYNTHESE", "Synthèse", "synthese", 3),
