@@ -15,6 +15,7 @@ mod network;
 mod pull;
 mod sources;
 mod spi;
+mod synthese;
 
 ::pgrx::pg_module_magic!(name, version);
 
@@ -30,11 +31,17 @@ mod spi;
     requires = ["storage"]
 );
 ::pgrx::extension_sql_file!(
+    "../sql/schema/025_synthese_tables.sql",
+    name = "synthese_tables",
+    requires = ["sources"]
+);
+::pgrx::extension_sql_file!(
     "../sql/schema/030_source_functions.sql",
     name = "source_functions",
     requires = [
         "bootstrap",
         "sources",
+        "synthese_tables",
         sources::check_source_row,
         sources::probe_source,
         pull::pull_source
@@ -51,6 +58,24 @@ mod spi;
         export::export_to_file,
         export::export_view,
         export::run_export_schedule
+    ]
+);
+
+::pgrx::extension_sql_file!(
+    "../sql/schema/050_synthese.sql",
+    name = "synthese",
+    requires = [
+        "exports",
+        synthese::check_geonature,
+        synthese::enable_synthese,
+        synthese::disable_synthese,
+        synthese::load_synthese,
+        synthese::replay_synthese,
+        synthese::synthese_preview,
+        synthese::set_synthese_column,
+        synthese::synthese_mapping,
+        synthese::to_timestamp_or_null,
+        synthese::to_jsonb_or_null
     ]
 );
 

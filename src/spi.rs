@@ -21,3 +21,15 @@ pub fn postgis_missing() -> GnFluxError {
         "CREATE EXTENSION postgis;",
     )
 }
+
+/// The first column of the first row, `None` when the query returns no row (`Spi::get_one`
+/// reports an empty result as an error).
+pub fn optional_i32(sql: &str, args: &[pgrx::datum::DatumWithOid]) -> Result<Option<i32>, GnFluxError> {
+    Spi::connect(|c| -> Result<Option<i32>, GnFluxError> {
+        let rows = c.select(sql, Some(1), args)?;
+        match rows.into_iter().next() {
+            Some(row) => Ok(row.get::<i32>(1)?),
+            None => Ok(None),
+        }
+    })
+}

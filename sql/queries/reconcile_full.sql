@@ -4,6 +4,7 @@
 WITH gone AS (
     DELETE FROM gn_flux.data_json d
      WHERE d.source = $1 AND d.controler = 'data' AND d.id_data > $2
-    RETURNING 1
+    RETURNING d.uuid
 )
-SELECT count(*)::bigint FROM gone
+-- (the uuids: the Synthese load removes the same observations, keyed by uuid)
+SELECT count(*)::bigint, array_agg(g.uuid::text) FILTER (WHERE g.uuid IS NOT NULL) FROM gone g

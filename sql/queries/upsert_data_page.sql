@@ -44,7 +44,7 @@ inserted AS (
     INSERT INTO gn_flux.data_json (source, controler, type, id_data, uuid, item, update_ts, import_id, geom)
     SELECT $2, 'data', $3, c.id_data, c.uuid, c.item, localtimestamp, $4, c.geom
       FROM classified c WHERE c.reason IS NULL AND NOT c.stored
-    RETURNING 1
+    RETURNING id_data
 ),
 updated AS (
     UPDATE gn_flux.data_json d
@@ -57,7 +57,7 @@ updated AS (
             -- `=` (or IS DISTINCT FROM) would resolve through the caller's search_path
             OR (d.geom IS NULL) <> (c.geom IS NULL)
             OR NOT (d.geom OPERATOR(@postgis@.=) c.geom))
-    RETURNING 1
+    RETURNING d.id_data
 ),
 gone AS (
     DELETE FROM gn_flux.data_json d
@@ -65,9 +65,12 @@ gone AS (
        AND d.id_data > $5::bigint AND d.id_data <= $6::bigint
        -- the ids straight from $9, so that `page` (items included) is read once and not materialised
        AND NOT EXISTS (SELECT 1 FROM unnest($9::bigint[]) AS p(raw_id) WHERE p.raw_id = d.id_data)
-    RETURNING 1
+    RETURNING d.uuid
 )
 SELECT (SELECT count(*) FROM inserted)::bigint AS inserted,
        (SELECT count(*) FROM updated)::bigint AS updated,
        (SELECT count(*) FROM rejected)::bigint AS rejected,
-       (SELECT count(*) FROM gone)::bigint AS gone
+       (SELECT count(*) FROM gone)::bigint AS gone,
+       -- for the Synthese load: the rows this page changed, and the uuids it removed
+       ARRAY(SELECT i.id_data FROM inserted i UNION ALL SELECT u.id_data FROM updated u) AS changed,
+       ARRAY(SELECT g.uuid::text FROM gone g WHERE g.uuid IS NOT NULL) AS gone_uuids

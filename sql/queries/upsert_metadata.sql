@@ -32,7 +32,7 @@ inserted AS (
     INSERT INTO gn_flux.metadata_json (source, controler, type, level, uuid, item, update_ts, import_id)
     SELECT $2, 'metadata', $3, c.level, c.uuid, c.item, localtimestamp, $4
       FROM classified c WHERE c.reason IS NULL AND NOT c.stored
-    RETURNING 1
+    RETURNING uuid
 ),
 updated AS (
     UPDATE gn_flux.metadata_json d
@@ -40,7 +40,9 @@ updated AS (
       FROM classified c
      WHERE c.reason IS NULL AND c.stored AND d.uuid = c.uuid AND d.source = $2
        AND (d.item IS DISTINCT FROM c.item OR d.level IS DISTINCT FROM c.level OR d.type IS DISTINCT FROM $3)
-    RETURNING 1
+    RETURNING d.uuid
 )
 SELECT (SELECT count(*) FROM inserted)::bigint + (SELECT count(*) FROM updated)::bigint AS upserts,
-       (SELECT count(*) FROM rejected)::bigint AS rejected
+       (SELECT count(*) FROM rejected)::bigint AS rejected,
+       -- for the GeoNature load: the items this call changed
+       ARRAY(SELECT i.uuid::text FROM inserted i UNION ALL SELECT u.uuid::text FROM updated u) AS changed

@@ -29,6 +29,9 @@ CREATE TABLE gn_flux.import_log (
     http_requests integer DEFAULT 0 NOT NULL,
     paging varchar,
     watermark timestamp without time zone,
+    synthese_upserts integer DEFAULT 0 NOT NULL,
+    synthese_deletes integer DEFAULT 0 NOT NULL,
+    synthese_rejects integer DEFAULT 0 NOT NULL,
     PRIMARY KEY (id)
 );
 -- Every table holding user data is dumped by pg_dump with its rows (an extension's own tables
@@ -49,6 +52,9 @@ COMMENT ON COLUMN gn_flux.import_log.xfer_filters IS 'The export query parameter
 COMMENT ON COLUMN gn_flux.import_log.comment IS 'Why the run failed (never contains a password or token).';
 COMMENT ON COLUMN gn_flux.import_log.data_count_unchanged IS 'gn_flux: items identical to the stored row, not rewritten.';
 COMMENT ON COLUMN gn_flux.import_log.paging IS 'gn_flux: keyset, or offset when the server ignored keyset bounds.';
+COMMENT ON COLUMN gn_flux.import_log.synthese_upserts IS 'gn_flux: observations inserted or changed in gn_synthese.synthese by the GeoNature load (gn_flux.enable_synthese).';
+COMMENT ON COLUMN gn_flux.import_log.synthese_deletes IS 'gn_flux: observations removed from gn_synthese.synthese (gone upstream).';
+COMMENT ON COLUMN gn_flux.import_log.synthese_rejects IS 'gn_flux: staged observations the GeoNature load rejected (reasons in gn_flux.synthese_reject).';
 COMMENT ON COLUMN gn_flux.import_log.watermark IS 'gn_flux: largest derniere_action seen in this run (server clock).';
 
 CREATE TABLE gn_flux.error_log (

@@ -243,13 +243,21 @@ SELECT s.name AS source,
        coalesce(last.data_count_errors, 0) AS last_errors,
        (SELECT count(*) FROM gn_flux.import_log f WHERE f.source = s.name AND f.xfer_status = 'failed'
            AND f.id > coalesce(ok.id, 0)) AS failures_since_success,
-       gn_flux._schedule_of(s.name) AS schedule
+       gn_flux._schedule_of(s.name) AS schedule,
+       sl.source IS NOT NULL AS synthese,
+       (SELECT count(DISTINCT x.id_data) FROM gn_flux.synthese_reject x
+         WHERE x.source = s.name AND x.kind = 'observation' AND x.action = 'rejected') AS synthese_rejects,
+       (SELECT count(DISTINCT x.id_data) FROM gn_flux.synthese_reject x
+         WHERE x.source = s.name AND x.kind = 'observation' AND x.action = 'defaulted') AS synthese_defaulted,
+       (SELECT count(*) FROM gn_flux.synthese_reject x
+         WHERE x.source = s.name AND x.kind <> 'observation' AND x.action = 'rejected') AS metadata_rejects
   FROM gn_flux.source s
+  LEFT JOIN gn_flux.synthese_load sl ON sl.source = s.name
   LEFT JOIN LATERAL (SELECT * FROM gn_flux.import_log l WHERE l.source = s.name ORDER BY l.id DESC LIMIT 1) last ON true
   LEFT JOIN LATERAL (SELECT * FROM gn_flux.import_log l WHERE l.source = s.name AND l.xfer_status = 'success'
                       ORDER BY l.id DESC LIMIT 1) ok ON true;
 COMMENT ON VIEW gn_flux.status IS
-  'One row per source: last run (mode, status, duration, message — the message for superusers and gn_flux_monitor members only), last success, rows stored, lag since the last success, errors of the last run, failures since the last success, pg_cron schedule.';
+  'One row per source: last run (mode, status, duration, message — the message for superusers and gn_flux_monitor members only), last success, rows stored, lag since the last success, errors of the last run, failures since the last success, pg_cron schedule; synthese: the GeoNature load is enabled; synthese_rejects / synthese_defaulted: staged observations rejected from, or loaded with defaulted values into, gn_synthese.synthese; metadata_rejects: metadata problems (gn_flux.synthese_reject).';
 GRANT SELECT ON gn_flux.status TO PUBLIC;
 
 REVOKE ALL ON FUNCTION gn_flux.add_source(text, text, integer, text, text, text, text, jsonb, integer, integer, boolean,

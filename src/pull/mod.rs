@@ -117,7 +117,7 @@ fn to_local_naive(ts: pgrx::datum::TimestampWithTimeZone) -> Result<chrono::Naiv
 
 /// Two pulls of one source never interleave: the second one fails at once (55P03) rather than
 /// waiting, so a pg_cron run that overlaps a long pull is reported instead of queued.
-fn lock_source(name: &str) -> Result<(), GnFluxError> {
+pub(crate) fn lock_source(name: &str) -> Result<(), GnFluxError> {
     let got = Spi::get_one_with_args::<bool>(
         "SELECT pg_catalog.pg_try_advisory_xact_lock(pg_catalog.hashtext('gn_flux.pull'), pg_catalog.hashtext($1))",
         &[name.into()],

@@ -7,6 +7,7 @@ use crate::error::GnFluxError;
 use crate::ffi::{in_subtransaction, SubxactOutcome};
 use crate::gucs;
 use crate::sources::{self, Source};
+use crate::synthese::{LoadCounts, Loader};
 use gn_client::{Event, PullPlan};
 use gn_protocol::query::{Filter, FilterOp};
 use pgrx::datum::{DatumWithOid, Interval};
@@ -58,6 +59,8 @@ pub struct RunReport {
     /// Warnings of a successful run (a capped watermark, a skipped reconciliation), kept in
     /// import_log.comment.
     warnings: Vec<String>,
+    /// What the GeoNature load did (when enabled for the source).
+    synthese: LoadCounts,
 }
 
 pub type ResultRow = (
@@ -264,6 +267,7 @@ pub fn run(
             report.errors = 0;
             report.metadata_upserts = 0;
             report.metadata_errors = 0;
+            report.synthese = LoadCounts::default();
             report.message = Some(message.clone());
             finish_log(&report, Some(&comment))?;
             pgrx::warning!("gn_flux: pull of source \"{name}\" failed: {message}");
@@ -292,13 +296,17 @@ fn finish_log(r: &RunReport, comment: Option<&str>) -> Result<(), GnFluxError> {
         (r.requests as i32).into(),
         (!r.paging.is_empty()).then_some(r.paging.as_str()).into(),
         r.watermark.map(|w| gn_protocol::time::format_timestamp(&w)).into(),
+        ((r.synthese.inserted + r.synthese.updated) as i32).into(),
+        (r.synthese.deleted as i32).into(),
+        (r.synthese.rejected as i32).into(),
     ];
     Spi::run_with_args(
         "UPDATE gn_flux.import_log SET xfer_status = $2, xfer_end_ts = pg_catalog.clock_timestamp()::timestamp,
                 api_count_items = $3, api_count_errors = $4, data_count_upserts = $5, data_count_delete = $6,
                 data_count_errors = $7, metadata_count_upserts = $8, metadata_count_errors = $9, comment = $10,
                 data_count_inserts = $11, data_count_updates = $12, data_count_unchanged = $13, pages = $14,
-                bytes = $15, http_requests = $16, paging = $17, watermark = $18::timestamp
+                bytes = $15, http_requests = $16, paging = $17, watermark = $18::timestamp,
+                synthese_upserts = $19, synthese_deletes = $20, synthese_rejects = $21
           WHERE id = $1",
         &args,
     )?;
@@ -316,6 +324,44 @@ struct Coverage {
     pass: u32,
 }
 
+/// The GeoNature load of a run, when enabled for the source: every change to the staging tables
+/// is carried to GeoNature right after it, in the same subtransaction.
+struct GeoNature {
+    loader: Option<Loader>,
+    import_id: i32,
+}
+
+impl GeoNature {
+    fn deleted(&self, gone: write::Deleted, r: &mut RunReport) -> Result<(), GnFluxError> {
+        r.deleted += gone.count;
+        if let Some(l) = &self.loader {
+            l.delete(gone.uuids, &mut r.synthese)?;
+        }
+        Ok(())
+    }
+
+    fn metadata(&self, written: write::MetadataWritten, r: &mut RunReport) -> Result<(), GnFluxError> {
+        r.metadata_upserts += written.upserts;
+        r.metadata_errors += written.rejected;
+        if let Some(l) = &self.loader {
+            l.metadata(Some(written.changed), Some(self.import_id), &mut r.synthese)?;
+        }
+        Ok(())
+    }
+
+    fn page(&self, counts: &mut write::PageCounts, r: &mut RunReport) -> Result<(), GnFluxError> {
+        let gone = write::Deleted {
+            count: counts.gone,
+            uuids: std::mem::take(&mut counts.gone_uuids),
+        };
+        self.deleted(gone, r)?;
+        if let Some(l) = &self.loader {
+            l.observations(&counts.changed, Some(self.import_id), &mut r.synthese)?;
+        }
+        Ok(())
+    }
+}
+
 /// Everything a run changes, inside its subtransaction.
 fn work(
     source: &Source,
@@ -326,6 +372,10 @@ fn work(
     r: &mut RunReport,
 ) -> Result<(), GnFluxError> {
     let writer = PageWriter::prepare()?;
+    let geonature = GeoNature {
+        loader: Loader::for_source(source.name())?,
+        import_id,
+    };
     let cancel = gn_client::CancelFlag::new();
     let handle = gn_client::spawn_pull(cfg, plan, cancel);
     let progress = gucs::PROGRESS_NOTICES.get();
@@ -353,19 +403,20 @@ fn work(
         };
         match event {
             Event::Started { .. } => {}
-            Event::Deletions(ids) => r.deleted += write::delete_ids(source_name, ids)?,
+            Event::Deletions(ids) => {
+                let gone = write::delete_ids(source_name, ids)?;
+                geonature.deleted(gone, r)?;
+            }
             Event::Metadata(rows) => {
                 let payload = gn_client::metadata_payload(&rows);
-                let (ups, rej) = write::write_metadata(&payload, source_name, data_type, import_id)?;
-                r.metadata_upserts += ups;
-                r.metadata_errors += rej;
+                let written = write::write_metadata(&payload, source_name, data_type, import_id)?;
+                geonature.metadata(written, r)?;
             }
             Event::Page(page) => {
                 pgrx::check_for_interrupts!();
                 if let Some(meta) = &page.metadata_payload {
-                    let (ups, rej) = write::write_metadata(meta, source_name, data_type, import_id)?;
-                    r.metadata_upserts += ups;
-                    r.metadata_errors += rej;
+                    let written = write::write_metadata(meta, source_name, data_type, import_id)?;
+                    geonature.metadata(written, r)?;
                 }
                 let page_max = page.ids.iter().copied().max();
                 let range = match (mode, page_max) {
@@ -380,11 +431,11 @@ fn work(
                     cov.by_index |= !page.reconcilable;
                     cov.seen.extend_from_slice(&page.ids);
                 }
-                let counts = writer.write(page.columns, source_name, data_type, import_id, range)?;
+                let mut counts = writer.write(page.columns, source_name, data_type, import_id, range)?;
                 if let Some((_, max)) = range {
                     cov.covered = cov.covered.max(max);
                 }
-                r.deleted += counts.gone;
+                geonature.page(&mut counts, r)?;
                 r.pages += 1;
                 r.items += page.items as i64;
                 r.inserted += counts.inserted;
@@ -415,7 +466,8 @@ fn work(
         }
     };
     // Deletions the synthese log reported while a page-index walk was under way.
-    r.deleted += write::delete_ids(source_name, stats.late_deletions.clone())?;
+    let gone = write::delete_ids(source_name, stats.late_deletions.clone())?;
+    geonature.deleted(gone, r)?;
     r.requests = stats.requests as i64;
     r.retries = stats.retries as i64;
     r.paging = if stats.keyset_fallback || source.paging() == "offset" {
@@ -439,9 +491,11 @@ fn work(
                 stats.passes
             ));
         } else if cov.by_index {
-            r.deleted += write::reconcile_seen(source_name, std::mem::take(&mut cov.seen))?;
+            let gone = write::reconcile_seen(source_name, std::mem::take(&mut cov.seen))?;
+            geonature.deleted(gone, r)?;
         } else {
-            r.deleted += write::reconcile_above(source_name, cov.covered)?;
+            let gone = write::reconcile_above(source_name, cov.covered)?;
+            geonature.deleted(gone, r)?;
         }
     }
     // The watermark never runs ahead of the server's clock: one future-dated row would otherwise
@@ -458,6 +512,18 @@ fn work(
     r.watermark = bounded;
     if let Some(w) = warning {
         r.warn(w);
+    }
+    if geonature.loader.is_some() {
+        let g = &r.synthese;
+        notice(&format!(
+            "gn_flux: {source_name}: GeoNature: {} inserted, {} updated, {} deleted, {} rejected{}, {} metadata rows written",
+            g.inserted,
+            g.updated,
+            g.deleted,
+            g.rejected,
+            if g.rejected > 0 { " (reasons in gn_flux.synthese_reject)" } else { "" },
+            g.metadata_written
+        ));
     }
     if progress && started.elapsed() >= Duration::from_secs(1) {
         notice(&format!(

@@ -12,12 +12,31 @@ const RECONCILE_FULL: &str = include_str!("../../sql/queries/reconcile_full.sql"
 const RECONCILE_SEEN: &str = include_str!("../../sql/queries/reconcile_seen.sql");
 
 /// What one page changed.
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Default)]
 pub struct PageCounts {
     pub inserted: i64,
     pub updated: i64,
     pub rejected: i64,
     pub gone: i64,
+    /// The ids of the rows inserted or changed (for the GeoNature load).
+    pub changed: Vec<i32>,
+    /// The uuids of the rows deleted (for the GeoNature load).
+    pub gone_uuids: Vec<String>,
+}
+
+/// Rows deleted from data_json, and their uuids (for the GeoNature load).
+#[derive(Debug, Clone, Default)]
+pub struct Deleted {
+    pub count: i64,
+    pub uuids: Vec<String>,
+}
+
+/// Metadata written: (upserts, rejects, the uuids of the items inserted or changed).
+#[derive(Debug, Clone, Default)]
+pub struct MetadataWritten {
+    pub upserts: i64,
+    pub rejected: i64,
+    pub changed: Vec<String>,
 }
 
 /// The data page statement, planned once per run.
@@ -85,14 +104,21 @@ impl PageWriter {
                 updated: row.get(2)?.unwrap_or(0),
                 rejected: row.get(3)?.unwrap_or(0),
                 gone: row.get(4)?.unwrap_or(0),
+                changed: row.get(5)?.unwrap_or_default(),
+                gone_uuids: row.get(6)?.unwrap_or_default(),
             })
         })
     }
 }
 
-/// Acquisition frameworks and datasets: (upserts, rejects).
-pub fn write_metadata(payload: &str, source: &str, data_type: &str, import_id: i32) -> Result<(i64, i64), GnFluxError> {
-    Spi::connect_mut(|c| -> Result<(i64, i64), GnFluxError> {
+/// Acquisition frameworks and datasets.
+pub fn write_metadata(
+    payload: &str,
+    source: &str,
+    data_type: &str,
+    import_id: i32,
+) -> Result<MetadataWritten, GnFluxError> {
+    Spi::connect_mut(|c| -> Result<MetadataWritten, GnFluxError> {
         let row = c
             .update(
                 UPSERT_METADATA,
@@ -100,25 +126,40 @@ pub fn write_metadata(payload: &str, source: &str, data_type: &str, import_id: i
                 &[payload.into(), source.into(), data_type.into(), import_id.into()],
             )?
             .first();
-        Ok((row.get(1)?.unwrap_or(0), row.get(2)?.unwrap_or(0)))
+        Ok(MetadataWritten {
+            upserts: row.get(1)?.unwrap_or(0),
+            rejected: row.get(2)?.unwrap_or(0),
+            changed: row.get(3)?.unwrap_or_default(),
+        })
+    })
+}
+
+/// A deleting statement's (count, uuids).
+fn deleted(sql: &str, args: &[pgrx::datum::DatumWithOid]) -> Result<Deleted, GnFluxError> {
+    Spi::connect_mut(|c| -> Result<Deleted, GnFluxError> {
+        let row = c.update(sql, None, args)?.first();
+        Ok(Deleted {
+            count: row.get(1)?.unwrap_or(0),
+            uuids: row.get(2)?.unwrap_or_default(),
+        })
     })
 }
 
 /// Deletions reported by the remote synthese log.
-pub fn delete_ids(source: &str, ids: Vec<i64>) -> Result<i64, GnFluxError> {
+pub fn delete_ids(source: &str, ids: Vec<i64>) -> Result<Deleted, GnFluxError> {
     if ids.is_empty() {
-        return Ok(0);
+        return Ok(Deleted::default());
     }
-    Ok(Spi::get_one_with_args::<i64>(DELETE_IDS, &[source.into(), ids.into()])?.unwrap_or(0))
+    deleted(DELETE_IDS, &[source.into(), ids.into()])
 }
 
 /// End of a complete keyset full pull: stored rows above the last covered id are gone upstream.
-pub fn reconcile_above(source: &str, covered: i64) -> Result<i64, GnFluxError> {
-    Ok(Spi::get_one_with_args::<i64>(RECONCILE_FULL, &[source.into(), covered.into()])?.unwrap_or(0))
+pub fn reconcile_above(source: &str, covered: i64) -> Result<Deleted, GnFluxError> {
+    deleted(RECONCILE_FULL, &[source.into(), covered.into()])
 }
 
 /// End of a complete full pull whose pages were not id ranges (page-index paging): stored rows
 /// that the last, complete pass did not deliver are gone upstream.
-pub fn reconcile_seen(source: &str, seen: Vec<i64>) -> Result<i64, GnFluxError> {
-    Ok(Spi::get_one_with_args::<i64>(RECONCILE_SEEN, &[source.into(), seen.into()])?.unwrap_or(0))
+pub fn reconcile_seen(source: &str, seen: Vec<i64>) -> Result<Deleted, GnFluxError> {
+    deleted(RECONCILE_SEEN, &[source.into(), seen.into()])
 }
