@@ -43,7 +43,7 @@ problems AS (
      WHERE NOT EXISTS (SELECT 1 FROM pg_catalog.pg_proc p JOIN pg_catalog.pg_namespace n ON n.oid = p.pronamespace
                         WHERE n.nspname = f ->> 0 AND p.proname = f ->> 1)
 )
-SELECT p.object, p.problem FROM problems p ORDER BY 1, 2;
+SELECT p.object, p.problem FROM problems p ORDER BY p.object COLLATE "C", p.problem COLLATE "C";
 
 -- statement: nomenclature types
 -- (run only when ref_nomenclatures.bib_nomenclatures_types has the columns it needs)
@@ -51,4 +51,4 @@ SELECT pg_catalog.format('nomenclature type %s', ty.t) AS object,
        'missing from ref_nomenclatures.bib_nomenclatures_types' AS problem
   FROM pg_catalog.jsonb_array_elements_text($1 -> 'types') ty(t)
  WHERE NOT EXISTS (SELECT 1 FROM ref_nomenclatures.bib_nomenclatures_types b WHERE b.mnemonique = ty.t)
- ORDER BY 1
+ ORDER BY ty.t COLLATE "C"

@@ -39,14 +39,14 @@ impl Settings {
                 None,
                 &[source.into()],
             )?;
-            for row in rows {
-                return Ok(Some(Settings {
+            match rows.into_iter().next() {
+                Some(row) => Ok(Some(Settings {
                     source: source.to_string(),
                     id_source: row.get::<i32>(1)?.unwrap_or_default(),
                     default_nomenclatures: row.get::<bool>(2)?.unwrap_or(false),
-                }));
+                })),
+                None => Ok(None),
             }
-            Ok(None)
         })
     }
 }

@@ -13,6 +13,8 @@ pub const DSN: &str = "GN_FLUX_E2E_DSN";
 pub const CRON_DSN: &str = "GN_FLUX_E2E_CRON_DSN";
 /// The database of the export tests (the one pg_cron runs in).
 pub const EXPORT_DSN: &str = "GN_FLUX_E2E_EXPORT_DSN";
+/// The database of the GeoNature load tests (PostGIS, the GeoNature fixture, gn_flux).
+pub const SYNTHESE_DSN: &str = "GN_FLUX_E2E_SYNTHESE_DSN";
 /// `gn_flux.export_directory` of the export tests' cluster.
 pub const EXPORT_DIR: &str = "GN_FLUX_E2E_EXPORT_DIR";
 

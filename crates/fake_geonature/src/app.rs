@@ -189,6 +189,9 @@ impl App {
                 .unwrap_or_else(|| self.now());
         let mut st = write(&self.state);
         let store = &mut st.store;
+        if let Some(r) = m.metadata_revision {
+            store.gen.metadata_revision = r;
+        }
         let mut update = m.update_ids.clone();
         update.extend(store.pick_live(m.update));
         let updated = store.update_ids(&update, at);

@@ -306,6 +306,9 @@ fn format_uuid(a: u64, b: u64) -> String {
 #[derive(Debug, Clone, Copy)]
 pub struct RowGen {
     pub seed: u64,
+    /// Bumped by a mutation (`metadata_revision`): frameworks and datasets change upstream (their
+    /// descriptions and the datasets' keywords say which revision they are).
+    pub metadata_revision: u32,
 }
 
 /// Which version of which row.
@@ -318,7 +321,10 @@ pub struct RowState {
 
 impl RowGen {
     pub fn new(seed: u64) -> Self {
-        RowGen { seed }
+        RowGen {
+            seed,
+            metadata_revision: 0,
+        }
     }
 
     fn h(&self, id: i64, salt: u64) -> u64 {
@@ -336,6 +342,14 @@ impl RowGen {
 
     pub fn uuid(&self, id: i64, salt: u64) -> String {
         format_uuid(self.h(id, salt), self.h(id, salt ^ 0x5555))
+    }
+
+    fn revision_note(&self) -> String {
+        if self.metadata_revision == 0 {
+            String::new()
+        } else {
+            format!(" (révision {})", self.metadata_revision)
+        }
     }
 
     /// `derniere_action` of a row that was never mutated.
@@ -435,7 +449,7 @@ impl RowGen {
         json!({
             "uuid": e.uuid,
             "name": e.name,
-            "desc": format!("Cadre d'acquisition n°{}\nDescription « longue »", af + 1),
+            "desc": format!("Cadre d'acquisition n°{}\nDescription « longue »{}", af + 1, self.revision_note()),
             "start_date": "2015-01-01",
             "end_date": null,
             "initial_closing_date": null,
@@ -460,10 +474,10 @@ impl RowGen {
         json!({
             "uuid": e.uuid,
             "name": e.name,
-            "desc": "Jeu de données synthétique pour gn_flux",
+            "desc": format!("Jeu de données synthétique pour gn_flux{}", self.revision_note()),
             "shortname": e.name.chars().take(30).collect::<String>(),
             "data_type": "1",
-            "keywords": "faune, montagne",
+            "keywords": if self.metadata_revision == 0 { "faune, montagne".to_string() } else { format!("faune, montagne, révision {}", self.metadata_revision) },
             "marine_domain": false,
             "terrestrial_domain": true,
             "collecting_method": "1",

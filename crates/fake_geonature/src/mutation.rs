@@ -20,6 +20,10 @@ pub struct MutationRequest {
     /// time); default the server's clock. Lets a test date a row in the future.
     #[serde(default)]
     pub at: Option<String>,
+    /// Frameworks and datasets change upstream: their revision becomes this (see
+    /// `RowGen::metadata_revision`); the rows of this request carry the new metadata.
+    #[serde(default)]
+    pub metadata_revision: Option<u32>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
