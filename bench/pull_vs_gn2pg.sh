@@ -39,7 +39,6 @@ export BENCH_DB=gn_bench
 export BENCH_GN_PORT=18791
 export BENCH_MEM_GN_PORT=18792
 VENV="$ROOT/.venv"
-GN2PG_VERSION=1.10.1
 RESULTS="$BENCH_DIR/results"
 
 case "$GN_FLUX_BENCH_PROFILE" in release | debug) ;; *) die "GN_FLUX_BENCH_PROFILE must be release or debug" ;; esac
@@ -77,21 +76,7 @@ if gn_flux_on; then
 fi
 
 step "Python venv with gn2pg-client ${GN2PG_VERSION} ($VENV)"
-venv_ok() {
-  [ -x "$VENV/bin/gn2pg_cli" ] && "$VENV/bin/python" - "$GN2PG_VERSION" <<'EOF' 2>/dev/null
-import sys
-from importlib.metadata import version
-import psycopg2  # noqa: F401
-sys.exit(0 if version("gn2pg-client") == sys.argv[1] else 1)
-EOF
-}
-if venv_ok; then
-  echo "venv: gn2pg-client ${GN2PG_VERSION} and psycopg2 present"
-else
-  [ -x "$VENV/bin/python" ] || python3 -m venv "$VENV"
-  "$VENV/bin/pip" install -q --disable-pip-version-check "gn2pg-client==${GN2PG_VERSION}" psycopg2-binary
-  venv_ok || die "the venv $VENV does not provide gn2pg-client ${GN2PG_VERSION} and psycopg2"
-fi
+ensure_gn2pg_venv "$VENV"
 
 step "Cluster ${PG_MAJOR}/${CLUSTER} (port ${BENCH_PG_PORT})"
 ensure_cluster "$CLUSTER" "$BENCH_PG_PORT"

@@ -185,3 +185,31 @@ start_fake_geonature() { # pidfile logfile port rows seed
   cat "$2" >&2
   die "fake-geonature did not start on port $3"
 }
+
+# GN2PG, the peer: a Python venv with gn2pg-client (pinned) and psycopg2, made once and reused
+# (benchmarks, and the test that GN2PG's own to_gnsynthese.sql works on gn_flux's tables).
+GN2PG_VERSION=1.10.1
+gn2pg_venv_ok() { # venv
+  [ -x "$1/bin/gn2pg_cli" ] && "$1/bin/python" - "$GN2PG_VERSION" <<'PY' 2>/dev/null
+import sys
+from importlib.metadata import version
+import psycopg2  # noqa: F401
+sys.exit(0 if version("gn2pg-client") == sys.argv[1] else 1)
+PY
+}
+ensure_gn2pg_venv() { # venv
+  if gn2pg_venv_ok "$1"; then
+    echo "venv $1: gn2pg-client ${GN2PG_VERSION} and psycopg2 present"
+    return
+  fi
+  [ -x "$1/bin/python" ] || python3 -m venv "$1"
+  "$1/bin/pip" install -q --disable-pip-version-check "gn2pg-client==${GN2PG_VERSION}" psycopg2-binary
+  gn2pg_venv_ok "$1" || die "the venv $1 does not provide gn2pg-client ${GN2PG_VERSION} and psycopg2"
+}
+# GN2PG's own trigger script in a venv made by ensure_gn2pg_venv.
+gn2pg_to_gnsynthese() { # venv
+  local f
+  f="$(ls "$1"/lib/python3*/site-packages/gn2pg/data/to_gnsynthese.sql 2>/dev/null | head -1)"
+  [ -n "$f" ] || die "no gn2pg/data/to_gnsynthese.sql in the venv $1"
+  echo "$f"
+}

@@ -334,6 +334,68 @@ END
 $$;
 COMMENT ON FUNCTION gn_flux.unschedule_source(text) IS 'Removes the pg_cron schedule of a source.';
 
+-- import_log: what the GeoNature load did in each run.
+ALTER TABLE gn_flux.import_log ADD COLUMN IF NOT EXISTS synthese_upserts integer DEFAULT 0 NOT NULL;
+ALTER TABLE gn_flux.import_log ADD COLUMN IF NOT EXISTS synthese_deletes integer DEFAULT 0 NOT NULL;
+ALTER TABLE gn_flux.import_log ADD COLUMN IF NOT EXISTS synthese_rejects integer DEFAULT 0 NOT NULL;
+COMMENT ON COLUMN gn_flux.import_log.synthese_upserts IS 'gn_flux: observations inserted or changed in gn_synthese.synthese by the GeoNature load (gn_flux.enable_synthese).';
+COMMENT ON COLUMN gn_flux.import_log.synthese_deletes IS 'gn_flux: observations removed from gn_synthese.synthese (gone upstream).';
+COMMENT ON COLUMN gn_flux.import_log.synthese_rejects IS 'gn_flux: staged observations the GeoNature load rejected (reasons in gn_flux.synthese_reject).';
+
+-- The GeoNature load (sql/schema/025_synthese_tables.sql).
+-- The load itself is in sql/synthese/ (one file per target); these are its settings and records.
+
+CREATE TABLE IF NOT EXISTS gn_flux.synthese_load (
+    source text PRIMARY KEY REFERENCES gn_flux.source (name) ON UPDATE CASCADE ON DELETE CASCADE,
+    id_source integer NOT NULL,
+    default_nomenclatures boolean NOT NULL DEFAULT false,
+    enabled_at timestamptz NOT NULL DEFAULT now(),
+    enabled_by name NOT NULL DEFAULT current_user
+);
+SELECT pg_catalog.pg_extension_config_dump('gn_flux.synthese_load', '');
+COMMENT ON TABLE gn_flux.synthese_load IS
+  'Sources whose pulls keep the local GeoNature in step (gn_flux.enable_synthese): observations in gn_synthese.synthese under id_source, metadata in gn_meta, actors in utilisateurs.';
+COMMENT ON COLUMN gn_flux.synthese_load.id_source IS 'gn_synthese.t_sources row of this source (name_source = the source name).';
+COMMENT ON COLUMN gn_flux.synthese_load.default_nomenclatures IS 'An unknown nomenclature code takes GeoNature''s default value (recorded in synthese_reject with action ''defaulted'') instead of rejecting the row.';
+
+CREATE TABLE IF NOT EXISTS gn_flux.synthese_column (
+    source text NOT NULL REFERENCES gn_flux.source (name) ON UPDATE CASCADE ON DELETE CASCADE,
+    column_name text NOT NULL,
+    expression text NOT NULL,
+    set_by name NOT NULL DEFAULT current_user,
+    set_at timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (source, column_name)
+);
+SELECT pg_catalog.pg_extension_config_dump('gn_flux.synthese_column', '');
+COMMENT ON TABLE gn_flux.synthese_column IS
+  'Per-source overrides of one column of the observation mapping (gn_flux.set_synthese_column): the expression replaces the default one over the staged row s (s.item jsonb, s.geom, s.uuid, s.id_data).';
+
+CREATE TABLE IF NOT EXISTS gn_flux.synthese_reject (
+    id bigserial PRIMARY KEY,
+    source text NOT NULL,
+    kind text NOT NULL CHECK (kind IN ('observation', 'acquisition framework', 'dataset', 'organism', 'role')),
+    id_data integer,
+    uuid uuid,
+    field text NOT NULL,
+    value text,
+    problem text NOT NULL,
+    action text NOT NULL CHECK (action IN ('rejected', 'defaulted')),
+    import_id integer,
+    recorded_at timestamptz NOT NULL DEFAULT now()
+);
+SELECT pg_catalog.pg_extension_config_dump('gn_flux.synthese_reject', '');
+SELECT pg_catalog.pg_extension_config_dump('gn_flux.synthese_reject_id_seq', '');
+CREATE INDEX IF NOT EXISTS ix_gn_flux_synthese_reject_row ON gn_flux.synthese_reject (source, kind, id_data);
+CREATE INDEX IF NOT EXISTS ix_gn_flux_synthese_reject_uuid ON gn_flux.synthese_reject (source, kind, uuid);
+COMMENT ON TABLE gn_flux.synthese_reject IS
+  'What the GeoNature load could not write as received, field by field: rejected (the row stays out of GeoNature, or keeps its previous version) or defaulted (written with GeoNature''s default nomenclature). Cleared when the row loads cleanly (gn_flux.replay_synthese after fixing a referential).';
+COMMENT ON COLUMN gn_flux.synthese_reject.id_data IS 'Observations: data_json.id_data (the remote id_synthese).';
+COMMENT ON COLUMN gn_flux.synthese_reject.field IS 'The GeoNature column (observations: gn_synthese.synthese column) the problem is about.';
+COMMENT ON COLUMN gn_flux.synthese_reject.value IS 'The value as received.';
+COMMENT ON COLUMN gn_flux.synthese_reject.import_id IS 'The pull (import_log.id) that last tried the row; NULL for load_synthese and replay_synthese.';
+
+REVOKE ALL ON gn_flux.synthese_load, gn_flux.synthese_column, gn_flux.synthese_reject FROM PUBLIC;
+
 CREATE OR REPLACE VIEW gn_flux.status AS
 SELECT s.name AS source,
        s.enabled,
@@ -355,13 +417,21 @@ SELECT s.name AS source,
        coalesce(last.data_count_errors, 0) AS last_errors,
        (SELECT count(*) FROM gn_flux.import_log f WHERE f.source = s.name AND f.xfer_status = 'failed'
            AND f.id > coalesce(ok.id, 0)) AS failures_since_success,
-       gn_flux._schedule_of(s.name) AS schedule
+       gn_flux._schedule_of(s.name) AS schedule,
+       sl.source IS NOT NULL AS synthese,
+       (SELECT count(DISTINCT x.id_data) FROM gn_flux.synthese_reject x
+         WHERE x.source = s.name AND x.kind = 'observation' AND x.action = 'rejected') AS synthese_rejects,
+       (SELECT count(DISTINCT x.id_data) FROM gn_flux.synthese_reject x
+         WHERE x.source = s.name AND x.kind = 'observation' AND x.action = 'defaulted') AS synthese_defaulted,
+       (SELECT count(*) FROM gn_flux.synthese_reject x
+         WHERE x.source = s.name AND x.kind <> 'observation' AND x.action = 'rejected') AS metadata_rejects
   FROM gn_flux.source s
+  LEFT JOIN gn_flux.synthese_load sl ON sl.source = s.name
   LEFT JOIN LATERAL (SELECT * FROM gn_flux.import_log l WHERE l.source = s.name ORDER BY l.id DESC LIMIT 1) last ON true
   LEFT JOIN LATERAL (SELECT * FROM gn_flux.import_log l WHERE l.source = s.name AND l.xfer_status = 'success'
                       ORDER BY l.id DESC LIMIT 1) ok ON true;
 COMMENT ON VIEW gn_flux.status IS
-  'One row per source: last run (mode, status, duration, message — the message for superusers and gn_flux_monitor members only), last success, rows stored, lag since the last success, errors of the last run, failures since the last success, pg_cron schedule.';
+  'One row per source: last run (mode, status, duration, message — the message for superusers and gn_flux_monitor members only), last success, rows stored, lag since the last success, errors of the last run, failures since the last success, pg_cron schedule; synthese: the GeoNature load is enabled; synthese_rejects / synthese_defaulted: staged observations rejected from, or loaded with defaulted values into, gn_synthese.synthese; metadata_rejects: metadata problems (gn_flux.synthese_reject).';
 GRANT SELECT ON gn_flux.status TO PUBLIC;
 
 REVOKE ALL ON FUNCTION gn_flux.add_source(text, text, integer, text, text, text, text, jsonb, integer, integer, boolean,
@@ -734,3 +804,234 @@ COMMENT ON FUNCTION gn_flux.export_to_file(text, text, text, jsonb) IS
 COMMENT ON FUNCTION gn_flux._run_export_schedule(integer) IS 'internal: one scheduled export run (the pg_cron job command)';
 COMMENT ON FUNCTION gn_flux._check_export(text, text, text, text, integer) IS 'internal: checks and completes an export definition';
 COMMENT ON FUNCTION gn_flux._check_export_directory(text) IS 'internal: checks a schedule directory against gn_flux.export_directory';
+
+-- The GeoNature load: its SQL helpers and functions (sql/schema/050_synthese.sql).
+-- The small conversions below are SQL-standard bodies (RETURN …): their names and operators are
+-- bound when the extension is created (no search_path at run time) and PostgreSQL inlines them
+-- into the set-based statements, so they cost no function call per row. A value that does not
+-- convert gives NULL, and the mapping records the problem: a hostile or sloppy remote cannot make
+-- a whole load fail with one bad value.
+
+CREATE OR REPLACE FUNCTION gn_flux._uuid(v text) RETURNS uuid
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+RETURN CASE WHEN v ~* '^\s*[0-9a-f]{8}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{12}\s*$'
+            THEN pg_catalog.btrim(v)::uuid END;
+COMMENT ON FUNCTION gn_flux._uuid(text) IS 'internal: text to uuid, NULL when it is not one';
+
+CREATE OR REPLACE FUNCTION gn_flux._int(v text) RETURNS integer
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+RETURN CASE WHEN v ~ '^\s*[-+]?[0-9]{1,18}\s*$'
+            THEN CASE WHEN v::bigint BETWEEN -2147483648 AND 2147483647 THEN v::bigint::integer END END;
+COMMENT ON FUNCTION gn_flux._int(text) IS 'internal: text to integer, NULL when it is not one or out of range';
+
+CREATE OR REPLACE FUNCTION gn_flux._bool(v text) RETURNS boolean
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+RETURN CASE pg_catalog.lower(pg_catalog.btrim(v)) WHEN 'true' THEN true WHEN 't' THEN true WHEN '1' THEN true
+                                                  WHEN 'false' THEN false WHEN 'f' THEN false WHEN '0' THEN false END;
+COMMENT ON FUNCTION gn_flux._bool(text) IS 'internal: text to boolean, NULL when it is not one';
+
+CREATE OR REPLACE FUNCTION gn_flux._array(v jsonb) RETURNS jsonb
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+RETURN CASE WHEN pg_catalog.jsonb_typeof(v) = 'array' THEN v ELSE '[]'::jsonb END;
+COMMENT ON FUNCTION gn_flux._array(jsonb) IS 'internal: the JSON array, or an empty one for anything else';
+
+-- A nomenclature by type and code (or label): `ids` maps type → code → id_nomenclature. An absent
+-- value takes GeoNature's default for the type (as the synthese column default would); an
+-- unknown one takes it only when use_default, else NULL (the row is then rejected).
+CREATE OR REPLACE FUNCTION gn_flux._nomenclature(ids jsonb, defaults jsonb, type text, code text, use_default boolean) RETURNS integer
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+RETURN CASE WHEN code IS NULL THEN (defaults ->> type)::integer
+            ELSE coalesce((ids -> type ->> code)::integer,
+                                     CASE WHEN use_default THEN (defaults ->> type)::integer END) END;
+COMMENT ON FUNCTION gn_flux._nomenclature(jsonb, jsonb, text, text, boolean) IS
+  'internal: id_nomenclature of a code or label of a type, the default for an absent value, NULL (or the default when use_default) for an unknown one';
+
+CREATE OR REPLACE FUNCTION gn_flux._nomenclature_problem(ids jsonb, by text, type text, code text) RETURNS jsonb
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+RETURN CASE WHEN code IS NOT NULL AND (ids -> type ->> code) IS NULL
+            THEN pg_catalog.jsonb_build_array(code, pg_catalog.format('unknown %s %s', type, by)) END;
+COMMENT ON FUNCTION gn_flux._nomenclature_problem(jsonb, text, text, text) IS
+  'internal: [value, why] when a code (or label) is not one of the type''s, else NULL';
+
+CREATE OR REPLACE FUNCTION gn_flux._dataset_nomenclature_problems(ids jsonb, item jsonb) RETURNS jsonb
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+RETURN pg_catalog.jsonb_strip_nulls(pg_catalog.jsonb_build_object(
+    'id_nomenclature_data_type', gn_flux._nomenclature_problem(ids, 'code', 'DATA_TYP', item ->> 'data_type'),
+    'id_nomenclature_dataset_objectif', gn_flux._nomenclature_problem(ids, 'code', 'JDD_OBJECTIFS', item ->> 'dataset_objectif'),
+    'id_nomenclature_collecting_method', gn_flux._nomenclature_problem(ids, 'code', 'METHO_RECUEIL', item ->> 'collecting_method'),
+    'id_nomenclature_data_origin', gn_flux._nomenclature_problem(ids, 'code', 'DS_PUBLIQUE', item ->> 'data_origin'),
+    'id_nomenclature_source_status', gn_flux._nomenclature_problem(ids, 'code', 'STATUT_SOURCE', item ->> 'source_status'),
+    'id_nomenclature_resource_type', gn_flux._nomenclature_problem(ids, 'code', 'RESOURCE_TYP', item ->> 'resource_type')));
+COMMENT ON FUNCTION gn_flux._dataset_nomenclature_problems(jsonb, jsonb) IS
+  'internal: the unknown nomenclature codes of a dataset item, by gn_meta.t_datasets column';
+
+-- The nomenclatures of this database, once per statement: type → code (or label) → id. Plain
+-- bodies (parsed when called) since ref_nomenclatures need not exist when gn_flux is installed.
+CREATE OR REPLACE FUNCTION gn_flux._nomenclature_ids() RETURNS jsonb
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT coalesce(pg_catalog.jsonb_object_agg(x.mnemonique, x.ids), '{}'::jsonb)
+      FROM (SELECT t.mnemonique, pg_catalog.jsonb_object_agg(n.cd_nomenclature, n.id_nomenclature) AS ids
+              FROM ref_nomenclatures.t_nomenclatures n
+              JOIN ref_nomenclatures.bib_nomenclatures_types t ON t.id_type = n.id_type
+             WHERE n.active AND n.cd_nomenclature IS NOT NULL
+             GROUP BY t.mnemonique) x
+$$;
+COMMENT ON FUNCTION gn_flux._nomenclature_ids() IS 'internal: {type: {cd_nomenclature: id_nomenclature}} of the active nomenclatures';
+
+CREATE OR REPLACE FUNCTION gn_flux._nomenclature_labels() RETURNS jsonb
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT coalesce(pg_catalog.jsonb_object_agg(x.mnemonique, x.ids), '{}'::jsonb)
+      FROM (SELECT t.mnemonique, pg_catalog.jsonb_object_agg(n.label_default, n.id_nomenclature) AS ids
+              FROM ref_nomenclatures.t_nomenclatures n
+              JOIN ref_nomenclatures.bib_nomenclatures_types t ON t.id_type = n.id_type
+             WHERE n.active AND n.label_default IS NOT NULL
+             GROUP BY t.mnemonique) x
+$$;
+COMMENT ON FUNCTION gn_flux._nomenclature_labels() IS 'internal: {type: {label_default: id_nomenclature}} of the active nomenclatures (synthese_with_label)';
+
+-- gn_flux::synthese::check_geonature
+CREATE OR REPLACE FUNCTION gn_flux."check_geonature"() RETURNS TABLE (
+	"object" TEXT,  /* String */
+	"problem" TEXT  /* String */
+)
+STRICT 
+LANGUAGE c /* Rust */
+AS 'MODULE_PATHNAME', 'check_geonature_wrapper';
+-- gn_flux::synthese::disable_synthese
+CREATE OR REPLACE FUNCTION gn_flux."disable_synthese"(
+	"source" TEXT, /* Option < & str > */
+	"remove_observations" bool DEFAULT false /* Option < bool > */
+) RETURNS bigint /* SqlResult < i64 > */
+
+LANGUAGE c /* Rust */
+AS 'MODULE_PATHNAME', 'disable_synthese_wrapper';
+-- gn_flux::synthese::enable_synthese
+CREATE OR REPLACE FUNCTION gn_flux."enable_synthese"(
+	"source" TEXT, /* Option < & str > */
+	"default_nomenclatures" bool DEFAULT false, /* Option < bool > */
+	"load" bool DEFAULT true /* Option < bool > */
+) RETURNS TABLE (
+	"source" TEXT,  /* String */
+	"inserted" bigint,  /* i64 */
+	"updated" bigint,  /* i64 */
+	"rejected" bigint,  /* i64 */
+	"defaulted" bigint,  /* i64 */
+	"deleted" bigint,  /* i64 */
+	"metadata_written" bigint,  /* i64 */
+	"metadata_rejected" bigint  /* i64 */
+)
+
+LANGUAGE c /* Rust */
+AS 'MODULE_PATHNAME', 'enable_synthese_wrapper';
+-- gn_flux::synthese::load_synthese
+CREATE OR REPLACE FUNCTION gn_flux."load_synthese"(
+	"source" TEXT /* Option < & str > */
+) RETURNS TABLE (
+	"source" TEXT,  /* String */
+	"inserted" bigint,  /* i64 */
+	"updated" bigint,  /* i64 */
+	"rejected" bigint,  /* i64 */
+	"defaulted" bigint,  /* i64 */
+	"deleted" bigint,  /* i64 */
+	"metadata_written" bigint,  /* i64 */
+	"metadata_rejected" bigint  /* i64 */
+)
+
+LANGUAGE c /* Rust */
+AS 'MODULE_PATHNAME', 'load_synthese_wrapper';
+-- gn_flux::synthese::replay_synthese
+CREATE OR REPLACE FUNCTION gn_flux."replay_synthese"(
+	"source" TEXT /* Option < & str > */
+) RETURNS TABLE (
+	"source" TEXT,  /* String */
+	"inserted" bigint,  /* i64 */
+	"updated" bigint,  /* i64 */
+	"rejected" bigint,  /* i64 */
+	"defaulted" bigint,  /* i64 */
+	"deleted" bigint,  /* i64 */
+	"metadata_written" bigint,  /* i64 */
+	"metadata_rejected" bigint  /* i64 */
+)
+
+LANGUAGE c /* Rust */
+AS 'MODULE_PATHNAME', 'replay_synthese_wrapper';
+-- gn_flux::synthese::set_synthese_column
+CREATE OR REPLACE FUNCTION gn_flux."set_synthese_column"(
+	"source" TEXT, /* Option < & str > */
+	"column_name" TEXT, /* Option < & str > */
+	"expression" TEXT /* Option < & str > */
+) RETURNS VOID /* SqlResult < () > */
+
+LANGUAGE c /* Rust */
+AS 'MODULE_PATHNAME', 'set_synthese_column_wrapper';
+-- gn_flux::synthese::synthese_mapping
+CREATE OR REPLACE FUNCTION gn_flux."synthese_mapping"(
+	"source" TEXT DEFAULT NULL /* Option < & str > */
+) RETURNS TABLE (
+	"column_name" TEXT,  /* String */
+	"expression" TEXT,  /* String */
+	"value_type" TEXT,  /* String */
+	"overridden" bool  /* bool */
+)
+
+LANGUAGE c /* Rust */
+AS 'MODULE_PATHNAME', 'synthese_mapping_wrapper';
+-- gn_flux::synthese::synthese_preview
+CREATE OR REPLACE FUNCTION gn_flux."synthese_preview"(
+	"source" TEXT, /* Option < & str > */
+	"id_data" INT[] DEFAULT NULL, /* :: std :: option :: Option < Vec < i32 > > */
+	"max_rows" INT DEFAULT 100 /* Option < i32 > */
+) RETURNS TABLE (
+	"id_data" INT,  /* i32 */
+	"action" TEXT,  /* String */
+	"synthese" jsonb,  /* JsonB */
+	"problems" jsonb  /* JsonB */
+)
+
+LANGUAGE c /* Rust */
+AS 'MODULE_PATHNAME', 'synthese_preview_wrapper';
+-- gn_flux::synthese::to_jsonb_or_null
+CREATE OR REPLACE FUNCTION gn_flux."to_jsonb_or_null"(
+	"value" TEXT /* & str */
+) RETURNS jsonb /* Option < JsonB > */
+IMMUTABLE STRICT PARALLEL SAFE 
+LANGUAGE c /* Rust */
+AS 'MODULE_PATHNAME', 'to_jsonb_or_null_wrapper';
+-- gn_flux::synthese::to_timestamp_or_null
+CREATE OR REPLACE FUNCTION gn_flux."to_timestamp_or_null"(
+	"value" TEXT /* & str */
+) RETURNS timestamp /* Option < pgrx :: datum :: Timestamp > */
+IMMUTABLE STRICT PARALLEL SAFE 
+LANGUAGE c /* Rust */
+AS 'MODULE_PATHNAME', 'to_timestamp_or_null_wrapper';
+COMMENT ON FUNCTION gn_flux.to_timestamp_or_null(text) IS
+  'The timestamp in a GeoNature export value (ISO 8601 with a space or T, optional fraction and offset, or a date), NULL when it is not one. Used by the Synthese mapping; usable in column overrides.';
+COMMENT ON FUNCTION gn_flux.to_jsonb_or_null(text) IS
+  'The JSON document in a text, NULL when it is not JSON. Used by the Synthese mapping for donnees_additionnelles served as text.';
+COMMENT ON FUNCTION gn_flux.enable_synthese(text, boolean, boolean) IS
+  'From now on, every pull of the source keeps the local GeoNature in step (Synthese, metadata, actors), in the pull''s transaction. Checks the database first (gn_flux.check_geonature). load: also load what is already staged. default_nomenclatures: unknown nomenclature codes take GeoNature''s default (recorded) instead of rejecting the row.';
+COMMENT ON FUNCTION gn_flux.disable_synthese(text, boolean) IS
+  'Pulls of the source no longer touch GeoNature; remove_observations also deletes the source''s rows from gn_synthese.synthese. Returns the rows deleted.';
+COMMENT ON FUNCTION gn_flux.load_synthese(text) IS
+  'Loads what is staged for the source (metadata, then every observation) into GeoNature, set-based; the load must be enabled.';
+COMMENT ON FUNCTION gn_flux.replay_synthese(text) IS
+  'Re-applies the mapping to the staged rows and metadata that were rejected (after a referential was fixed): rows that now pass are loaded and their rejects cleared.';
+COMMENT ON FUNCTION gn_flux.synthese_preview(text, integer[], integer) IS
+  'Dry run: the gn_synthese.synthese rows the load would write for staged rows of the source (as jsonb, see jsonb_populate_record), what it would do, and each row''s problems. Writes nothing.';
+COMMENT ON FUNCTION gn_flux.check_geonature() IS
+  'What this database lacks, or has differently, for the GeoNature load (GeoNature 2.17): one row per problem, none when everything is there.';
+COMMENT ON FUNCTION gn_flux.set_synthese_column(text, text, text) IS
+  'Overrides one column of the observation mapping for one source with an SQL expression over the staged row s (s.item, s.geom, s.uuid, s.id_data), checked by compiling the mapping; NULL restores the default.';
+COMMENT ON FUNCTION gn_flux.synthese_mapping(text) IS
+  'The observation mapping: synthese column ← expression over the staged row, with the source''s overrides when a source is given.';
+
+REVOKE ALL ON FUNCTION gn_flux.enable_synthese(text, boolean, boolean) FROM PUBLIC;
+REVOKE ALL ON FUNCTION gn_flux.disable_synthese(text, boolean) FROM PUBLIC;
+REVOKE ALL ON FUNCTION gn_flux.load_synthese(text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION gn_flux.replay_synthese(text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION gn_flux.synthese_preview(text, integer[], integer) FROM PUBLIC;
+REVOKE ALL ON FUNCTION gn_flux.set_synthese_column(text, text, text) FROM PUBLIC;

@@ -32,6 +32,9 @@ inserted AS (
     INSERT INTO gn_flux.metadata_json (source, controler, type, level, uuid, item, update_ts, import_id)
     SELECT $2, 'metadata', $3, c.level, c.uuid, c.item, localtimestamp, $4
       FROM classified c WHERE c.reason IS NULL AND NOT c.stored
+     -- frameworks before their datasets: row triggers (GN2PG's to_gnsynthese) look the
+     -- framework of a dataset up when the dataset row arrives
+     ORDER BY c.level <> 'acquisition framework', c.uuid
     RETURNING uuid
 ),
 updated AS (

@@ -90,6 +90,63 @@ psql_as_postgres "$CLUSTER" gn_flux_e2e -c "CREATE EXTENSION gn_flux CASCADE"
   cargo test -p gn_flux_e2e --test pull -- --test-threads=1)
 psql_as_postgres "$CLUSTER" postgres -c "DROP DATABASE gn_flux_e2e"
 
+# (load.sql includes its parts with \ir: copied where the postgres OS user may read them)
+cp -r "$ROOT/tests/fixtures/geonature" "$WORK/geonature-fixture"
+chmod -R a+rX "$WORK/geonature-fixture"
+geonature_db() { # name: a new database with PostGIS, the GeoNature 2.17 fixture and gn_flux
+  psql_as_postgres "$CLUSTER" postgres -c "DROP DATABASE IF EXISTS $1" -c "CREATE DATABASE $1" >/dev/null
+  psql_as_postgres "$CLUSTER" "$1" -c "CREATE EXTENSION postgis" >/dev/null
+  psql_as_postgres "$CLUSTER" "$1" -f "$WORK/geonature-fixture/load.sql" >/dev/null
+  psql_as_postgres "$CLUSTER" "$1" -c "CREATE EXTENSION gn_flux" >/dev/null
+}
+
+step "GeoNature load: pulls into the GeoNature 2.17 fixture, compared with expectations computed from the items"
+geonature_db gn_flux_synthese
+(cd "$ROOT" && GN_FLUX_E2E_SYNTHESE_DSN="host=127.0.0.1 port=${PORT} user=gn_flux_e2e password=gn_flux_e2e dbname=gn_flux_synthese" \
+  cargo test -p gn_flux_e2e --test synthese -- --test-threads=1)
+psql_as_postgres "$CLUSTER" postgres -c "DROP DATABASE gn_flux_synthese"
+
+step "GN2PG's own to_gnsynthese.sql (gn2pg-client ${GN2PG_VERSION}) installed on gn_flux's staging tables"
+GN2PG_VENV="${GN_FLUX_GN2PG_VENV:-$ROOT/.venv}"
+ensure_gn2pg_venv "$GN2PG_VENV"
+geonature_db gn_flux_gn2pg
+cp -r "$ROOT/tests/fixtures/gn2pg" "$WORK/gn2pg-fixture"
+bash "$ROOT/tests/fixtures/gn2pg/adapt_to_gnsynthese.sh" "$(gn2pg_to_gnsynthese "$GN2PG_VENV")" gn_flux >"$WORK/gn2pg-fixture/to_gnsynthese_gn_flux.sql"
+chmod -R a+rX "$WORK/gn2pg-fixture"
+psql_as_postgres "$CLUSTER" gn_flux_gn2pg -1 -f "$WORK/gn2pg-fixture/to_gnsynthese_gn_flux.sql" >/dev/null 2>&1 ||
+  psql_as_postgres "$CLUSTER" gn_flux_gn2pg -1 -f "$WORK/gn2pg-fixture/to_gnsynthese_gn_flux.sql"
+echo "ok - GN2PG's script installs on schema gn_flux with only its schema name changed"
+# rows staged as GN2PG writes them (metadata + data), then UPDATE and DELETE: its triggers act
+psql_as_postgres "$CLUSTER" gn_flux_gn2pg -f "$WORK/gn2pg-fixture/staged_sample.sql" -f "$WORK/gn2pg-fixture/expected.sql" 2>&1 | grep -E '^(NOTICE:  )?ok - '
+# a gn_flux pull feeds GN2PG's triggers: full, then an update pull with changes and deletions
+reset_fake
+got="$(psql_as_postgres "$CLUSTER" gn_flux_gn2pg -At >/dev/null <<SQL
+SET gn_flux.progress_notices = off;
+SELECT gn_flux.add_source('gn2pg_src', 'http://127.0.0.1:${FAKE_PORT}/geonature', 1, login => 'admin', password => 'admin',
+       query_strings => '{"cd_nom": 61098}', page_size => 200);
+SELECT status FROM gn_flux.pull_source('gn2pg_src');
+SQL
+)"
+synthese_of_gn2pg_src="SELECT (SELECT count(*) FROM gn_flux.data_json WHERE source = 'gn2pg_src') || ' ' ||
+  (SELECT count(*) FROM gn_synthese.synthese s JOIN gn_synthese.t_sources t USING (id_source) WHERE t.name_source = 'gn2pg_src')
+  || ' ' || (SELECT count(*) FROM gn_synthese.synthese s JOIN gn_flux.data_json d ON d.uuid = s.unique_id_sinp
+              WHERE d.source = 'gn2pg_src' AND s.cd_nom = 61098 AND s.entity_source_pk_value = d.id_data::text)"
+got="$(psql_as_postgres "$CLUSTER" gn_flux_gn2pg -At -c "$synthese_of_gn2pg_src")"
+read -r staged loaded matching <<<"$got"
+[ "$staged" -gt 20 ] && [ "$loaded" = "$staged" ] && [ "$matching" = "$staged" ] ||
+  die "GN2PG's triggers after a gn_flux full pull: staged $staged, in the Synthese $loaded, matching $matching"
+echo "ok - a gn_flux full pull feeds GN2PG's triggers: $loaded observations in the Synthese"
+curl -fsS -X POST -H 'Content-Type: application/json' -d '{"insert": 300, "update": 300, "delete": 300}' \
+  "http://127.0.0.1:${FAKE_PORT}/_control/mutate" >/dev/null
+got="$(psql_as_postgres "$CLUSTER" gn_flux_gn2pg -At -c "SET gn_flux.progress_notices = off" -c "SELECT status FROM gn_flux.pull_source('gn2pg_src')")"
+expect_eq "update pull with GN2PG's triggers" "$got" "success"
+got="$(psql_as_postgres "$CLUSTER" gn_flux_gn2pg -At -c "$synthese_of_gn2pg_src")"
+read -r staged2 loaded2 matching2 <<<"$got"
+[ "$loaded2" = "$staged2" ] && [ "$matching2" = "$staged2" ] ||
+  die "GN2PG's triggers after an update pull: staged $staged2, in the Synthese $loaded2, matching $matching2 (before: $staged)"
+echo "ok - an update pull (inserts, updates, deletions) keeps GN2PG's Synthese in step: $loaded2 observations"
+psql_as_postgres "$CLUSTER" postgres -c "DROP DATABASE gn_flux_gn2pg"
+
 step "Backups: pg_dump keeps every row gn_flux holds; a restored source goes on incrementally"
 for db in gn_flux_dump_src gn_flux_dump_dst; do
   psql_as_postgres "$CLUSTER" postgres -c "DROP DATABASE IF EXISTS $db" -c "CREATE DATABASE $db"
@@ -212,9 +269,6 @@ expect_eq "the current version $CURRENT is installed and available" "$got" "1"
 step "GeoNature 2.17 fixture (tests/fixtures/geonature, for the Synthese load): loads, and its own checks pass"
 psql_as_postgres "$CLUSTER" postgres -c "DROP DATABASE IF EXISTS gn_flux_geonature" -c "CREATE DATABASE gn_flux_geonature" >/dev/null
 psql_as_postgres "$CLUSTER" gn_flux_geonature -c "CREATE EXTENSION postgis" >/dev/null
-# (load.sql includes its parts with \ir: copied where the postgres OS user may read them)
-cp -r "$ROOT/tests/fixtures/geonature" "$WORK/geonature-fixture"
-chmod -R a+rX "$WORK/geonature-fixture"
 t0=$SECONDS
 psql_as_postgres "$CLUSTER" gn_flux_geonature -f "$WORK/geonature-fixture/load.sql" >/dev/null
 psql_as_postgres "$CLUSTER" gn_flux_geonature -f "$WORK/geonature-fixture/check.sql" | grep '^ok - '
