@@ -522,7 +522,8 @@ nb_threads = {GN2PG_THREADS}
         )
         if adapted.returncode != 0:
             raise BenchError(f"adapt_to_gnsynthese.sh failed: {adapted.stderr.strip()}")
-        self.psql.run(DB_GN2PG, "-1", stdin=adapted.stdout, what="GN2PG to_gnsynthese.sql")
+        # (-1 applies to -f only: "-f -" reads the script from stdin)
+        self.psql.run(DB_GN2PG, "-1", "-f", "-", stdin=adapted.stdout, what="GN2PG to_gnsynthese.sql")
         self.conn = connect(DB_GN2PG)
         triggers = scalar(
             self.conn,
@@ -944,8 +945,11 @@ def render(res: dict) -> str:
         L.append("")
     L.append("## The floor's INSERT … SELECT")
     L.append("")
+    id_source = (first.get("floor_setup") or {}).get("id_source", "<id_source>")
+    L.append(f"With `source` = 'bench' and `id_source` = {id_source} (the floor's `gn_synthese.t_sources` row).")
+    L.append("")
     L.append("```sql")
-    L.append(floor_insert_sql())
+    L.append(floor_insert_sql() % {"source": f"'{SOURCE}'", "id_source": id_source})
     L.append("```")
     L.append("")
     L.append(f"Total benchmark time: {res['total_s']:.0f} s.")

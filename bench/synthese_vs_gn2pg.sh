@@ -49,7 +49,6 @@ export BENCH_DB_FLUX=gn_bench_syn_flux BENCH_DB_FLOOR=gn_bench_syn_floor BENCH_D
 # Not the ports of bench/pull_vs_gn2pg.sh (18791, 18792).
 export BENCH_GN_PORT=18793
 VENV="$ROOT/.venv"
-GN2PG_VERSION=1.10.1
 RESULTS="$BENCH_DIR/results"
 FIXTURE_SRC="$ROOT/tests/fixtures/geonature"
 export BENCH_GN2PG_ADAPT="$ROOT/tests/fixtures/gn2pg/adapt_to_gnsynthese.sh"
@@ -94,24 +93,9 @@ ensure_rust
 bench_install_gn_flux
 
 step "Python venv with gn2pg-client ${GN2PG_VERSION} ($VENV)"
-venv_ok() {
-  [ -x "$VENV/bin/gn2pg_cli" ] && "$VENV/bin/python" - "$GN2PG_VERSION" <<'EOF' 2>/dev/null
-import sys
-from importlib.metadata import version
-import psycopg2  # noqa: F401
-sys.exit(0 if version("gn2pg-client") == sys.argv[1] else 1)
-EOF
-}
-if venv_ok; then
-  echo "venv: gn2pg-client ${GN2PG_VERSION} and psycopg2 present"
-else
-  [ -x "$VENV/bin/python" ] || python3 -m venv "$VENV"
-  "$VENV/bin/pip" install -q --disable-pip-version-check "gn2pg-client==${GN2PG_VERSION}" psycopg2-binary
-  venv_ok || die "the venv $VENV does not provide gn2pg-client ${GN2PG_VERSION} and psycopg2"
-fi
-# GN2PG's trigger script, from the installed package (the same file gn2pg_cli --custom-script reads).
-BENCH_GN2PG_SCRIPT="$("$VENV/bin/python" -c 'import importlib.resources as r; print(r.files("gn2pg").joinpath("data", "to_gnsynthese.sql"))')"
-[ -f "$BENCH_GN2PG_SCRIPT" ] || die "gn2pg's to_gnsynthese.sql not found (looked at '$BENCH_GN2PG_SCRIPT')"
+ensure_gn2pg_venv "$VENV"
+# GN2PG's trigger script, from the installed package (the file gn2pg_cli --custom-script reads).
+BENCH_GN2PG_SCRIPT="$(gn2pg_to_gnsynthese "$VENV")"
 export BENCH_GN2PG_SCRIPT
 echo "GN2PG triggers: $BENCH_GN2PG_SCRIPT"
 

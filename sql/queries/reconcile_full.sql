@@ -3,7 +3,7 @@
 -- $1 text: source   $2 bigint: largest id_synthese of the pull (or below every id if it had none)
 WITH gone AS (
     DELETE FROM gn_flux.data_json d
-     WHERE d.source = $1 AND d.controler = 'data' AND d.id_data > $2
+     WHERE d.source::text = $1 AND d.controler::text = 'data' AND d.id_data > $2
     RETURNING d.uuid
 )
 -- (the uuids: the Synthese load removes the same observations, keyed by uuid)

@@ -4,7 +4,7 @@
 -- $1 text: source   $2 bigint[]: every id_synthese delivered by the last pass
 WITH gone AS (
     DELETE FROM gn_flux.data_json d
-     WHERE d.source = $1 AND d.controler = 'data'
+     WHERE d.source::text = $1 AND d.controler::text = 'data'
        AND NOT EXISTS (SELECT 1 FROM unnest($2::bigint[]) AS p(id) WHERE p.id = d.id_data)
     RETURNING d.uuid
 )

@@ -30,9 +30,9 @@ classified AS (
            mine.id_data IS NOT NULL AS stored
       FROM page r
       LEFT JOIN gn_flux.data_json mine
-             ON mine.id_data = r.id_data AND mine.controler = 'data' AND mine.source = $2
+             ON mine.id_data = r.id_data AND mine.controler::text = 'data' AND mine.source::text = $2
       LEFT JOIN gn_flux.data_json other
-             ON other.uuid = r.uuid AND NOT (other.source = $2 AND other.controler = 'data' AND other.id_data = r.id_data)
+             ON other.uuid = r.uuid AND NOT (other.source::text = $2 AND other.controler::text = 'data' AND other.id_data = r.id_data)
 ),
 rejected AS (
     INSERT INTO gn_flux.error_log (source, uuid, controler, last_ts, item, error, import_id)
@@ -51,8 +51,8 @@ updated AS (
        SET type = $3, item = c.item, update_ts = localtimestamp, import_id = $4, geom = c.geom
       FROM classified c
      WHERE c.reason IS NULL AND c.stored
-       AND d.id_data = c.id_data AND d.controler = 'data' AND d.source = $2
-       AND (d.item IS DISTINCT FROM c.item OR d.type IS DISTINCT FROM $3
+       AND d.id_data = c.id_data AND d.controler::text = 'data' AND d.source::text = $2
+       AND (d.item IS DISTINCT FROM c.item OR d.type::text IS DISTINCT FROM $3
             -- geometry equality by PostGIS's own operator, named with its schema: an unqualified
             -- `=` (or IS DISTINCT FROM) would resolve through the caller's search_path
             OR (d.geom IS NULL) <> (c.geom IS NULL)
@@ -61,7 +61,7 @@ updated AS (
 ),
 gone AS (
     DELETE FROM gn_flux.data_json d
-     WHERE $5::bigint IS NOT NULL AND d.source = $2 AND d.controler = 'data'
+     WHERE $5::bigint IS NOT NULL AND d.source::text = $2 AND d.controler::text = 'data'
        AND d.id_data > $5::bigint AND d.id_data <= $6::bigint
        -- the ids straight from $9, so that `page` (items included) is read once and not materialised
        AND NOT EXISTS (SELECT 1 FROM unnest($9::bigint[]) AS p(raw_id) WHERE p.raw_id = d.id_data)

@@ -20,8 +20,8 @@ classified AS (
            END AS reason,
            mine.uuid IS NOT NULL AS stored
       FROM typed t
-      LEFT JOIN gn_flux.metadata_json mine ON mine.uuid = t.uuid AND mine.source = $2
-      LEFT JOIN gn_flux.metadata_json other ON other.uuid = t.uuid AND other.source <> $2
+      LEFT JOIN gn_flux.metadata_json mine ON mine.uuid = t.uuid AND mine.source::text = $2
+      LEFT JOIN gn_flux.metadata_json other ON other.uuid = t.uuid AND other.source::text <> $2
 ),
 rejected AS (
     INSERT INTO gn_flux.error_log (source, uuid, controler, last_ts, item, error, import_id)
@@ -34,15 +34,15 @@ inserted AS (
       FROM classified c WHERE c.reason IS NULL AND NOT c.stored
      -- frameworks before their datasets: row triggers (GN2PG's to_gnsynthese) look the
      -- framework of a dataset up when the dataset row arrives
-     ORDER BY c.level <> 'acquisition framework', c.uuid
+     ORDER BY c.level::text <> 'acquisition framework', c.uuid
     RETURNING uuid
 ),
 updated AS (
     UPDATE gn_flux.metadata_json d
        SET type = $3, level = c.level, item = c.item, update_ts = localtimestamp, import_id = $4
       FROM classified c
-     WHERE c.reason IS NULL AND c.stored AND d.uuid = c.uuid AND d.source = $2
-       AND (d.item IS DISTINCT FROM c.item OR d.level IS DISTINCT FROM c.level OR d.type IS DISTINCT FROM $3)
+     WHERE c.reason IS NULL AND c.stored AND d.uuid = c.uuid AND d.source::text = $2
+       AND (d.item IS DISTINCT FROM c.item OR d.level::text IS DISTINCT FROM c.level OR d.type::text IS DISTINCT FROM $3)
     RETURNING d.uuid
 )
 SELECT (SELECT count(*) FROM inserted)::bigint + (SELECT count(*) FROM updated)::bigint AS upserts,

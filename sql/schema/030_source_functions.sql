@@ -131,11 +131,13 @@ BEGIN
         DELETE FROM gn_flux.data_json d WHERE d.source = drop_source.name;
         DELETE FROM gn_flux.metadata_json m WHERE m.source = drop_source.name;
     END IF;
+    -- (its GeoNature load settings go with the source; what it loaded stays in GeoNature)
+    DELETE FROM gn_flux.synthese_reject x WHERE x.source = drop_source.name;
     DELETE FROM gn_flux.source s WHERE s.name = drop_source.name;
 END
 $$;
 COMMENT ON FUNCTION gn_flux.drop_source(text, boolean) IS
-  'Removes a source and its pg_cron schedule; its data_json and metadata_json rows too unless keep_data. import_log and error_log are kept.';
+  'Removes a source and its pg_cron schedule; its data_json and metadata_json rows too unless keep_data. import_log and error_log are kept. The GeoNature load of the source stops; what it loaded stays in GeoNature (disable_synthese(source, remove_observations => true) first removes the observations).';
 
 -- pg_cron integration (optional: pg_cron may be absent).
 CREATE FUNCTION gn_flux._job_name(source text) RETURNS text

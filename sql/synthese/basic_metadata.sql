@@ -9,8 +9,8 @@ WITH flat AS (
     SELECT DISTINCT gn_flux._uuid(d.item ->> 'ca_uuid') AS ca_uuid, d.item ->> 'ca_nom' AS ca_nom,
            gn_flux._uuid(d.item ->> 'jdd_uuid') AS jdd_uuid, d.item ->> 'jdd_nom' AS jdd_nom
       FROM gn_flux.data_json d
-     WHERE d.source = $1 AND d.controler = 'data' AND d.id_data = ANY ($2::integer[])
-       AND d.type IN ('synthese_with_cd_nomenclature', 'synthese_with_label')
+     WHERE d.source::text = $1 AND d.controler::text = 'data' AND d.id_data = ANY ($2::integer[])
+       AND d.type::text IN ('synthese_with_cd_nomenclature', 'synthese_with_label')
 ),
 frameworks AS (
     SELECT DISTINCT ON (f.ca_uuid) f.ca_uuid, pg_catalog.left(f.ca_nom, 255) AS ca_nom

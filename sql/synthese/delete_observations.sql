@@ -6,14 +6,14 @@
 WITH gone AS (
     DELETE FROM gn_synthese.synthese s
      WHERE s.id_source = $2 AND s.unique_id_sinp = ANY ($3::uuid[])
-       AND NOT EXISTS (SELECT 1 FROM gn_flux.data_json d WHERE d.uuid = s.unique_id_sinp AND d.source = $1)
+       AND NOT EXISTS (SELECT 1 FROM gn_flux.data_json d WHERE d.uuid = s.unique_id_sinp AND d.source::text = $1)
     RETURNING 1
 ),
 cleared AS (
     DELETE FROM gn_flux.synthese_reject x
-     WHERE x.source = $1 AND x.kind = 'observation'
+     WHERE x.source::text = $1 AND x.kind = 'observation'
        AND NOT EXISTS (SELECT 1 FROM gn_flux.data_json d
-                        WHERE d.source = $1 AND d.controler = 'data' AND d.id_data = x.id_data)
+                        WHERE d.source::text = $1 AND d.controler::text = 'data' AND d.id_data = x.id_data)
     RETURNING 1
 )
 SELECT (SELECT pg_catalog.count(*) FROM gone)::bigint, (SELECT pg_catalog.count(*) FROM cleared)::bigint

@@ -5,7 +5,9 @@
 -- GeoNature's own triggers run as usual (meta dates, sensitivity, areas, observers); last_action
 -- is set here ('I', 'U') since GeoNature 2.17 maintains it nowhere. A row whose mapped values
 -- equal the stored ones is not rewritten (its meta_update_date keeps saying when it last changed).
--- Geometries are compared as EWKB (bytea, pg_catalog's =): no geometry operator is looked up.
+-- The other columns are compared as the text of a row (text's =, in pg_catalog), geometries as
+-- EWKB (bytea): no operator of the caller's search_path is looked up. The sensitivity is left out:
+-- GeoNature's trigger recomputes it, so the received value never matches the stored one.
 , accepted AS (
     SELECT m.* FROM mapped m
      WHERE m.rejections = '{}'::jsonb AND (m.nomenclature_problems = '{}'::jsonb OR $4)
@@ -83,7 +85,7 @@ upserted AS (
         comment_description = EXCLUDED.comment_description, additional_data = EXCLUDED.additional_data,
         meta_validation_date = EXCLUDED.meta_validation_date, last_action = 'U'
      WHERE s.id_source = EXCLUDED.id_source
-       AND ((
+       AND (ROW(
              s.unique_id_sinp_grp, s.entity_source_pk_value, s.id_dataset,
              s.id_nomenclature_geo_object_nature, s.id_nomenclature_grp_typ, s.grp_method,
              s.id_nomenclature_obs_technique, s.id_nomenclature_bio_status,
@@ -99,8 +101,8 @@ upserted AS (
              s.non_digital_proof, s.altitude_min, s.altitude_max, s.depth_min, s.depth_max,
              s.place_name, s."precision", s.id_area_attachment, s.date_min, s.date_max, s.validator,
              s.validation_comment, s.observers, s.determiner, s.comment_context, s.comment_description,
-             s.additional_data, s.meta_validation_date)
-            IS DISTINCT FROM (
+             s.additional_data, s.meta_validation_date)::text
+            IS DISTINCT FROM ROW(
              EXCLUDED.unique_id_sinp_grp, EXCLUDED.entity_source_pk_value, EXCLUDED.id_dataset,
              EXCLUDED.id_nomenclature_geo_object_nature, EXCLUDED.id_nomenclature_grp_typ,
              EXCLUDED.grp_method, EXCLUDED.id_nomenclature_obs_technique,
@@ -109,7 +111,7 @@ upserted AS (
              EXCLUDED.id_nomenclature_valid_status, EXCLUDED.id_nomenclature_diffusion_level,
              EXCLUDED.id_nomenclature_life_stage, EXCLUDED.id_nomenclature_sex,
              EXCLUDED.id_nomenclature_obj_count, EXCLUDED.id_nomenclature_type_count,
-             EXCLUDED.id_nomenclature_sensitivity, EXCLUDED.id_nomenclature_observation_status,
+             EXCLUDED.id_nomenclature_observation_status,
              EXCLUDED.id_nomenclature_blurring, EXCLUDED.id_nomenclature_source_status,
              EXCLUDED.id_nomenclature_info_geo_type, EXCLUDED.id_nomenclature_behaviour,
              EXCLUDED.id_nomenclature_biogeo_status, EXCLUDED.id_nomenclature_determination_method,
@@ -120,7 +122,7 @@ upserted AS (
              EXCLUDED."precision", EXCLUDED.id_area_attachment, EXCLUDED.date_min, EXCLUDED.date_max,
              EXCLUDED.validator, EXCLUDED.validation_comment, EXCLUDED.observers, EXCLUDED.determiner,
              EXCLUDED.comment_context, EXCLUDED.comment_description, EXCLUDED.additional_data,
-             EXCLUDED.meta_validation_date)
+             EXCLUDED.meta_validation_date)::text
             OR @postgis@.ST_AsEWKB(s.the_geom_4326) IS DISTINCT FROM @postgis@.ST_AsEWKB(EXCLUDED.the_geom_4326)
             OR @postgis@.ST_AsEWKB(s.the_geom_point) IS DISTINCT FROM @postgis@.ST_AsEWKB(EXCLUDED.the_geom_point)
             OR @postgis@.ST_AsEWKB(s.the_geom_local) IS DISTINCT FROM @postgis@.ST_AsEWKB(EXCLUDED.the_geom_local)
@@ -129,7 +131,7 @@ upserted AS (
 ),
 cleared AS (
     DELETE FROM gn_flux.synthese_reject x
-     WHERE x.source = $1 AND x.kind = 'observation' AND x.id_data = ANY ($2::integer[])
+     WHERE x.source::text = $1 AND x.kind = 'observation' AND x.id_data = ANY ($2::integer[])
     RETURNING 1
 ),
 recorded AS (
@@ -138,13 +140,13 @@ recorded AS (
       FROM mapped m, pg_catalog.jsonb_each(m.rejections) p
     UNION ALL
     SELECT $1, 'observation', m.staged_id, m.unique_id_sinp, p.key, p.value ->> 0, p.value ->> 1,
-           CASE WHEN $4 THEN 'defaulted' ELSE 'rejected' END, $5
+           CASE WHEN $4 AND m.rejections = '{}'::jsonb THEN 'defaulted' ELSE 'rejected' END, $5
       FROM mapped m, pg_catalog.jsonb_each(m.nomenclature_problems) p
-    RETURNING action
+    RETURNING action, id_data
 )
 SELECT (SELECT pg_catalog.count(*) FROM upserted u WHERE u.inserted)::bigint AS inserted,
        (SELECT pg_catalog.count(*) FROM upserted u WHERE NOT u.inserted)::bigint AS updated,
        (SELECT pg_catalog.count(*) FROM mapped m
          WHERE NOT (m.rejections = '{}'::jsonb AND (m.nomenclature_problems = '{}'::jsonb OR $4)))::bigint AS rejected,
-       (SELECT pg_catalog.count(*) FROM recorded r WHERE r.action = 'defaulted')::bigint AS defaulted,
+       (SELECT pg_catalog.count(DISTINCT r.id_data) FROM recorded r WHERE r.action = 'defaulted')::bigint AS defaulted,
        (SELECT pg_catalog.count(*) FROM cleared)::bigint AS cleared

@@ -15,7 +15,7 @@
 -- rejected, and so are the actor links to it.
 WITH items AS (
     SELECT m.item FROM gn_flux.metadata_json m
-     WHERE m.source = $1 AND ($2::uuid[] IS NULL OR m.uuid = ANY ($2::uuid[]))
+     WHERE m.source::text = $1 AND ($2::uuid[] IS NULL OR m.uuid = ANY ($2::uuid[]))
 ),
 named AS (
     SELECT gn_flux._uuid(a ->> 'uuid_actor') AS uuid, a ->> 'uuid_actor' AS raw_uuid,
@@ -44,19 +44,21 @@ classified AS (
       FROM actors a
       LEFT JOIN utilisateurs.bib_organismes o ON o.uuid_organisme = a.uuid
       LEFT JOIN LATERAL (SELECT c.uuid_organisme FROM utilisateurs.bib_organismes c
-                          WHERE c.nom_organisme = a.name AND c.uuid_organisme <> a.uuid LIMIT 1) clash ON true
+                          WHERE c.nom_organisme::text = a.name AND c.uuid_organisme <> a.uuid LIMIT 1) clash ON true
       -- same name, another uuid, both new: the uuid the metadata names most often wins (then
       -- the smallest), so that one stray actor does not cost an organism all its links
       LEFT JOIN LATERAL (SELECT t.uuid FROM actors t
                           WHERE t.name = a.name AND t.uuid <> a.uuid
                             AND (t.refs > a.refs OR (t.refs = a.refs AND t.uuid < a.uuid))
                             AND NOT EXISTS (SELECT 1 FROM utilisateurs.bib_organismes c2
-                                             WHERE c2.nom_organisme = t.name AND c2.uuid_organisme <> t.uuid)
+                                             WHERE c2.nom_organisme::text = t.name AND c2.uuid_organisme <> t.uuid)
                           LIMIT 1) twin ON true
 ),
 cleared AS (
     DELETE FROM gn_flux.synthese_reject x
-     WHERE x.source = $1 AND x.kind = 'organism' AND x.uuid IN (SELECT c.uuid FROM classified c)
+     WHERE x.source::text = $1 AND x.kind = 'organism'
+       AND (x.uuid IN (SELECT c.uuid FROM classified c)
+            OR (x.uuid IS NULL AND x.value IN (SELECT c.raw_uuid FROM classified c WHERE c.uuid IS NULL)))
     RETURNING 1
 ),
 rejected AS (
@@ -72,10 +74,10 @@ inserted AS (
     RETURNING 1
 ),
 updated AS (
-    UPDATE utilisateurs.bib_organismes o SET nom_organisme = c.name, email_organisme = c.email
+    UPDATE utilisateurs.bib_organismes o SET nom_organisme = c.name, email_organisme = coalesce(c.email, o.email_organisme)
       FROM classified c
      WHERE c.problem IS NULL AND o.id_organisme = c.existing
-       AND (o.nom_organisme, o.email_organisme) IS DISTINCT FROM (c.name, c.email)
+       AND ROW(o.nom_organisme, o.email_organisme)::text IS DISTINCT FROM ROW(c.name, coalesce(c.email, o.email_organisme))::text
     RETURNING 1
 )
 SELECT (SELECT pg_catalog.count(*) FROM inserted) + (SELECT pg_catalog.count(*) FROM updated),
@@ -86,7 +88,7 @@ SELECT (SELECT pg_catalog.count(*) FROM inserted) + (SELECT pg_catalog.count(*) 
 -- GN2PG swaps them).
 WITH items AS (
     SELECT m.item FROM gn_flux.metadata_json m
-     WHERE m.source = $1 AND ($2::uuid[] IS NULL OR m.uuid = ANY ($2::uuid[]))
+     WHERE m.source::text = $1 AND ($2::uuid[] IS NULL OR m.uuid = ANY ($2::uuid[]))
 ),
 actors AS (
     SELECT DISTINCT ON (gn_flux._uuid(a ->> 'uuid_actor'))
@@ -109,7 +111,9 @@ classified AS (
 ),
 cleared AS (
     DELETE FROM gn_flux.synthese_reject x
-     WHERE x.source = $1 AND x.kind = 'role' AND x.uuid IN (SELECT c.uuid FROM classified c)
+     WHERE x.source::text = $1 AND x.kind = 'role'
+       AND (x.uuid IN (SELECT c.uuid FROM classified c)
+            OR (x.uuid IS NULL AND x.value IN (SELECT c.raw_uuid FROM classified c WHERE c.uuid IS NULL)))
     RETURNING 1
 ),
 rejected AS (
@@ -125,10 +129,10 @@ inserted AS (
     RETURNING 1
 ),
 updated AS (
-    UPDATE utilisateurs.t_roles r SET nom_role = c.last_name, prenom_role = c.first_name, email = c.email
+    UPDATE utilisateurs.t_roles r SET nom_role = c.last_name, prenom_role = c.first_name, email = coalesce(c.email, r.email)
       FROM classified c
      WHERE c.problem IS NULL AND r.id_role = c.existing
-       AND (r.nom_role, r.prenom_role, r.email) IS DISTINCT FROM (c.last_name, c.first_name, c.email)
+       AND ROW(r.nom_role, r.prenom_role, r.email)::text IS DISTINCT FROM ROW(c.last_name, c.first_name, coalesce(c.email, r.email))::text
     RETURNING 1
 )
 SELECT (SELECT pg_catalog.count(*) FROM inserted) + (SELECT pg_catalog.count(*) FROM updated),
@@ -143,7 +147,7 @@ WITH cfg AS MATERIALIZED (
 ),
 items AS (
     SELECT m.uuid, m.item FROM gn_flux.metadata_json m
-     WHERE m.source = $1 AND m.level = 'acquisition framework' AND ($2::uuid[] IS NULL OR m.uuid = ANY ($2::uuid[]))
+     WHERE m.source::text = $1 AND m.level::text = 'acquisition framework' AND ($2::uuid[] IS NULL OR m.uuid = ANY ($2::uuid[]))
 ),
 mapped AS (
     SELECT i.uuid,
@@ -176,7 +180,7 @@ mapped AS (
 ),
 cleared AS (
     DELETE FROM gn_flux.synthese_reject x
-     WHERE x.source = $1 AND x.kind = 'acquisition framework' AND x.uuid IN (SELECT m.uuid FROM mapped m)
+     WHERE x.source::text = $1 AND x.kind = 'acquisition framework' AND x.uuid IN (SELECT m.uuid FROM mapped m)
     RETURNING 1
 ),
 recorded AS (
@@ -209,16 +213,16 @@ upserted AS (
         acquisition_framework_start_date = EXCLUDED.acquisition_framework_start_date,
         acquisition_framework_end_date = EXCLUDED.acquisition_framework_end_date,
         initial_closing_date = EXCLUDED.initial_closing_date
-     WHERE (af.acquisition_framework_name, af.acquisition_framework_desc, af.id_nomenclature_territorial_level,
+     WHERE ROW(af.acquisition_framework_name, af.acquisition_framework_desc, af.id_nomenclature_territorial_level,
             af.id_nomenclature_financing_type, af.territory_desc, af.keywords, af.target_description,
             af.ecologic_or_geologic_target, af.is_parent, af.acquisition_framework_start_date,
-            af.acquisition_framework_end_date, af.initial_closing_date)
+            af.acquisition_framework_end_date, af.initial_closing_date)::text
            IS DISTINCT FROM
-           (EXCLUDED.acquisition_framework_name, EXCLUDED.acquisition_framework_desc,
+           ROW(EXCLUDED.acquisition_framework_name, EXCLUDED.acquisition_framework_desc,
             EXCLUDED.id_nomenclature_territorial_level, EXCLUDED.id_nomenclature_financing_type,
             EXCLUDED.territory_desc, EXCLUDED.keywords, EXCLUDED.target_description,
             EXCLUDED.ecologic_or_geologic_target, EXCLUDED.is_parent, EXCLUDED.acquisition_framework_start_date,
-            EXCLUDED.acquisition_framework_end_date, EXCLUDED.initial_closing_date)
+            EXCLUDED.acquisition_framework_end_date, EXCLUDED.initial_closing_date)::text
     RETURNING 1
 )
 SELECT (SELECT pg_catalog.count(*) FROM upserted),
@@ -235,7 +239,7 @@ items AS (
     SELECT m.uuid, m.item, af.id_acquisition_framework AS id_af
       FROM gn_flux.metadata_json m
       JOIN gn_meta.t_acquisition_frameworks af ON af.unique_acquisition_framework_id = m.uuid
-     WHERE m.source = $1 AND m.level = 'acquisition framework' AND ($2::uuid[] IS NULL OR m.uuid = ANY ($2::uuid[]))
+     WHERE m.source::text = $1 AND m.level::text = 'acquisition framework' AND ($2::uuid[] IS NULL OR m.uuid = ANY ($2::uuid[]))
 ),
 parent AS (
     UPDATE gn_meta.t_acquisition_frameworks af SET acquisition_framework_parent_id = p.id_acquisition_framework
@@ -337,7 +341,7 @@ WITH cfg AS MATERIALIZED (
 ),
 items AS (
     SELECT m.uuid, m.item FROM gn_flux.metadata_json m
-     WHERE m.source = $1 AND m.level = 'dataset' AND ($2::uuid[] IS NULL OR m.uuid = ANY ($2::uuid[]))
+     WHERE m.source::text = $1 AND m.level::text = 'dataset' AND ($2::uuid[] IS NULL OR m.uuid = ANY ($2::uuid[]))
 ),
 mapped AS (
     SELECT i.uuid, af.id_acquisition_framework AS id_af,
@@ -366,7 +370,7 @@ mapped AS (
 ),
 cleared AS (
     DELETE FROM gn_flux.synthese_reject x
-     WHERE x.source = $1 AND x.kind = 'dataset' AND x.uuid IN (SELECT m.uuid FROM mapped m)
+     WHERE x.source::text = $1 AND x.kind = 'dataset' AND x.uuid IN (SELECT m.uuid FROM mapped m)
     RETURNING 1
 ),
 recorded AS (
@@ -398,16 +402,16 @@ upserted AS (
         id_nomenclature_data_origin = EXCLUDED.id_nomenclature_data_origin,
         id_nomenclature_source_status = EXCLUDED.id_nomenclature_source_status,
         id_nomenclature_resource_type = EXCLUDED.id_nomenclature_resource_type
-     WHERE (ds.id_acquisition_framework, ds.dataset_name, ds.dataset_shortname, ds.dataset_desc, ds.keywords,
+     WHERE ROW(ds.id_acquisition_framework, ds.dataset_name, ds.dataset_shortname, ds.dataset_desc, ds.keywords,
             ds.marine_domain, ds.terrestrial_domain, ds.id_nomenclature_data_type, ds.id_nomenclature_dataset_objectif,
             ds.id_nomenclature_collecting_method, ds.id_nomenclature_data_origin, ds.id_nomenclature_source_status,
-            ds.id_nomenclature_resource_type)
+            ds.id_nomenclature_resource_type)::text
            IS DISTINCT FROM
-           (EXCLUDED.id_acquisition_framework, EXCLUDED.dataset_name, EXCLUDED.dataset_shortname,
+           ROW(EXCLUDED.id_acquisition_framework, EXCLUDED.dataset_name, EXCLUDED.dataset_shortname,
             EXCLUDED.dataset_desc, EXCLUDED.keywords, EXCLUDED.marine_domain, EXCLUDED.terrestrial_domain,
             EXCLUDED.id_nomenclature_data_type, EXCLUDED.id_nomenclature_dataset_objectif,
             EXCLUDED.id_nomenclature_collecting_method, EXCLUDED.id_nomenclature_data_origin,
-            EXCLUDED.id_nomenclature_source_status, EXCLUDED.id_nomenclature_resource_type)
+            EXCLUDED.id_nomenclature_source_status, EXCLUDED.id_nomenclature_resource_type)::text
     RETURNING 1
 )
 SELECT (SELECT pg_catalog.count(*) FROM upserted),
@@ -421,7 +425,7 @@ items AS (
     SELECT m.uuid, m.item, ds.id_dataset
       FROM gn_flux.metadata_json m
       JOIN gn_meta.t_datasets ds ON ds.unique_dataset_id = m.uuid
-     WHERE m.source = $1 AND m.level = 'dataset' AND ($2::uuid[] IS NULL OR m.uuid = ANY ($2::uuid[]))
+     WHERE m.source::text = $1 AND m.level::text = 'dataset' AND ($2::uuid[] IS NULL OR m.uuid = ANY ($2::uuid[]))
 ),
 codes AS (
     SELECT i.id_dataset, i.uuid, v.code, (c.ids -> 'TERRITOIRE' ->> v.code)::integer AS id_nomenclature

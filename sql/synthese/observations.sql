@@ -28,12 +28,12 @@ WITH cfg AS MATERIALIZED (
         @postgis@.find_srid('gn_synthese', 'synthese', 'the_geom_local') AS local_srid,
         (SELECT n.id_nomenclature FROM ref_nomenclatures.t_nomenclatures n
            JOIN ref_nomenclatures.bib_nomenclatures_types t ON t.id_type = n.id_type
-          WHERE t.mnemonique = 'TYP_INF_GEO' AND n.cd_nomenclature = '2') AS info_geo_attached
+          WHERE t.mnemonique::text = 'TYP_INF_GEO' AND n.cd_nomenclature::text = '2') AS info_geo_attached
 ),
 staged AS (
     SELECT d.id_data, d.uuid, d.type, d.item, d.geom
       FROM gn_flux.data_json d
-     WHERE d.source = $1 AND d.controler = 'data' AND d.id_data = ANY ($2::integer[])
+     WHERE d.source::text = $1 AND d.controler::text = 'data' AND d.id_data = ANY ($2::integer[])
 ),
 raw AS (
     SELECT s.id_data AS staged_id, s.type AS staged_type,
@@ -116,6 +116,9 @@ typed AS (
            gn_flux.to_timestamp_or_null(r.date_max) AS v_date_max,
            gn_flux.to_timestamp_or_null(r.meta_validation_date) AS v_validation_date,
            @postgis@.ST_Force2D(r.the_geom_4326) AS v_geom,
+           -- (a longitude or latitude out of range cannot be projected: rejected, not an error)
+           @postgis@.ST_XMin(r.the_geom_4326) >= -180 AND @postgis@.ST_XMax(r.the_geom_4326) <= 180
+               AND @postgis@.ST_YMin(r.the_geom_4326) >= -90 AND @postgis@.ST_YMax(r.the_geom_4326) <= 90 AS v_geom_in_range,
            CASE WHEN pg_catalog.jsonb_typeof(r.additional_data) = 'string'
                 THEN gn_flux.to_jsonb_or_null(r.additional_data ->> 0) ELSE r.additional_data END AS v_additional_data
       FROM raw r CROSS JOIN cfg c
@@ -134,7 +137,7 @@ resolved AS (
       LEFT JOIN ref_habitats.habref hb ON hb.cd_hab = t.v_cd_hab
       LEFT JOIN LATERAL (
           SELECT a.id_area FROM ref_geo.l_areas a JOIN ref_geo.bib_areas_types at ON at.id_type = a.id_type
-           WHERE at.type_code = t.id_area_attachment ->> 'type_code' AND a.area_code = t.id_area_attachment ->> 'area_code'
+           WHERE at.type_code::text = t.id_area_attachment ->> 'type_code' AND a.area_code::text = t.id_area_attachment ->> 'area_code'
       ) area ON true
       LEFT JOIN gn_synthese.synthese other ON other.unique_id_sinp = t.v_uuid AND other.id_source <> $3::integer
       LEFT JOIN gn_synthese.t_sources other_source ON other_source.id_source = other.id_source
@@ -186,7 +189,7 @@ mapped AS (
            r.place_name::varchar AS place_name,
            r.v_geom AS the_geom_4326,
            @postgis@.ST_Centroid(r.v_geom) AS the_geom_point,
-           @postgis@.ST_Transform(r.v_geom, r.local_srid) AS the_geom_local,
+           CASE WHEN r.v_geom_in_range THEN @postgis@.ST_Transform(r.v_geom, r.local_srid) END AS the_geom_local,
            r.v_precision AS "precision",
            r.v_id_area AS id_area_attachment,
            r.v_date_min AS date_min,
@@ -228,7 +231,8 @@ mapped AS (
                'depth_max', CASE WHEN r.depth_max IS NOT NULL AND r.v_depth_max IS NULL THEN pg_catalog.jsonb_build_array(r.depth_max, 'not an integer')
                                  WHEN r.v_depth_max < r.v_depth_min THEN pg_catalog.jsonb_build_array(r.depth_max, 'smaller than depth_min') END,
                'precision', CASE WHEN r."precision" IS NOT NULL AND r.v_precision IS NULL THEN pg_catalog.jsonb_build_array(r."precision", 'not an integer') END,
-               'the_geom_4326', CASE WHEN r.v_geom IS NULL THEN pg_catalog.jsonb_build_array(NULL, 'no geometry (wkt_4326)') END,
+               'the_geom_4326', CASE WHEN r.v_geom IS NULL THEN pg_catalog.jsonb_build_array(NULL, 'no geometry (wkt_4326)')
+                                     WHEN NOT r.v_geom_in_range THEN pg_catalog.jsonb_build_array(pg_catalog.left(@postgis@.ST_AsText(r.v_geom), 80), 'outside the longitude and latitude ranges of EPSG:4326') END,
                'id_area_attachment', CASE WHEN r.id_area_attachment IS NOT NULL AND pg_catalog.jsonb_typeof(r.id_area_attachment) <> 'null' AND r.v_id_area IS NULL
                                           THEN pg_catalog.jsonb_build_array(r.id_area_attachment::text, 'unknown area: no ref_geo.l_areas row with this type_code and area_code')
                                           WHEN r.v_id_area IS NULL AND gn_flux._nomenclature(r.ids, r.defaults, 'TYP_INF_GEO', r.id_nomenclature_info_geo_type, $4) = r.info_geo_attached

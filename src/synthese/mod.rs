@@ -218,6 +218,10 @@ fn disable(source: Option<&str>, remove_observations: bool) -> Result<i64, GnFlu
         "DELETE FROM gn_flux.synthese_load l WHERE l.source = $1",
         &[source.into()],
     )?;
+    Spi::run_with_args(
+        "DELETE FROM gn_flux.synthese_reject x WHERE x.source = $1",
+        &[source.into()],
+    )?;
     Ok(removed)
 }
 
@@ -286,7 +290,7 @@ SELECT m.staged_id AS id_data,
                                  'problem', p.value OPERATOR(pg_catalog.->>) 1, 'action', p.action) ORDER BY p.key)
                               FROM (SELECT r.key, r.value, 'rejected' AS action FROM pg_catalog.jsonb_each(m.rejections) r
                                     UNION ALL
-                                    SELECT n.key, n.value, CASE WHEN $4 THEN 'defaulted' ELSE 'rejected' END
+                                    SELECT n.key, n.value, CASE WHEN $4 AND m.rejections = '{}'::jsonb THEN 'defaulted' ELSE 'rejected' END
                                       FROM pg_catalog.jsonb_each(m.nomenclature_problems) n) p),
                            '[]'::jsonb) AS problems
   FROM mapped m ORDER BY m.staged_id";
@@ -387,6 +391,12 @@ fn set_column(source: Option<&str>, column_name: Option<&str>, expression: Optio
         )
     })?;
     let known = gn_synthese::mapping::default_columns();
+    if column == "unique_id_sinp" {
+        return Err(GnFluxError::invalid(
+            "unique_id_sinp cannot be overridden",
+            "It is the key of the load: the staged uuid (id_perm_sinp) names the observation in the Synthese, for updates and deletions.",
+        ));
+    }
     if !known.iter().any(|c| c.name == column) {
         return Err(GnFluxError::new(
             Kind::UndefinedColumn,
@@ -498,7 +508,12 @@ fn synthese_mapping(
 #[pg_extern(name = "to_timestamp_or_null", immutable, parallel_safe, strict)]
 fn to_timestamp_or_null(value: &str) -> Option<pgrx::datum::Timestamp> {
     use chrono::{Datelike, Timelike};
-    let ts = gn_protocol::time::parse_timestamp(value)?;
+    // The Synthese holds local wall times: a value with an offset keeps its clock time.
+    let with_t = value.trim().replacen(' ', "T", 1);
+    let ts = chrono::DateTime::parse_from_rfc3339(&with_t)
+        .map(|d| d.naive_local())
+        .ok()
+        .or_else(|| gn_protocol::time::parse_timestamp(value))?;
     let seconds = ts.second() as f64 + ts.nanosecond() as f64 / 1e9;
     pgrx::datum::Timestamp::new(
         ts.year(),

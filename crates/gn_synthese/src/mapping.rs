@@ -112,6 +112,10 @@ pub fn validate_expression(expr: &str) -> Result<(), String> {
     if e.len() > 4000 {
         return Err("the expression is longer than 4000 characters".into());
     }
+    // E'…' strings end where a backslash says they do not: no backslash at all
+    if e.contains('\\') {
+        return Err("'\\' is not allowed (no escape strings)".into());
+    }
     if e.contains('\n') || e.contains('\r') {
         return Err("the expression must fit on one line".into());
     }
@@ -224,6 +228,7 @@ mod tests {
             "$$x$$",
             "",
             "1\n, 2",
+            "E'\\'' ; DROP TABLE x --'",
         ] {
             assert!(validate_expression(bad).is_err(), "{bad:?} was accepted");
         }
