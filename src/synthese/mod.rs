@@ -245,12 +245,7 @@ fn load_synthese(
     >,
     ErrorReport,
 > {
-    let source = require_source(source)?;
-    let settings = require_enabled(source)?;
-    crate::pull::lock_source(source)?;
-    let mut counts = LoadCounts::default();
-    Loader::new(settings)?.load_all(&mut counts)?;
-    Ok(TableIterator::once(load_row(source, counts)))
+    Ok(TableIterator::once(load_enabled(source, Loader::load_all)?))
 }
 
 #[allow(clippy::type_complexity)]
@@ -273,12 +268,20 @@ fn replay_synthese(
     >,
     ErrorReport,
 > {
+    Ok(TableIterator::once(load_enabled(source, Loader::replay)?))
+}
+
+/// load_synthese and replay_synthese: a source whose load is enabled, locked like a pull.
+fn load_enabled(
+    source: Option<&str>,
+    work: fn(&Loader, &mut LoadCounts) -> Result<(), GnFluxError>,
+) -> Result<LoadRow, GnFluxError> {
     let source = require_source(source)?;
     let settings = require_enabled(source)?;
     crate::pull::lock_source(source)?;
     let mut counts = LoadCounts::default();
-    Loader::new(settings)?.replay(&mut counts)?;
-    Ok(TableIterator::once(load_row(source, counts)))
+    work(&Loader::new(settings)?, &mut counts)?;
+    Ok(load_row(source, counts))
 }
 
 const PREVIEW_TAIL: &str = "
