@@ -36,7 +36,7 @@ staged AS (
      WHERE d.source::text = $1 AND d.controler::text = 'data' AND d.id_data = ANY ($2::integer[])
 ),
 raw AS (
-    SELECT s.id_data AS staged_id, s.type AS staged_type,
+    SELECT s.id_data AS staged_id, s.type AS staged_type, s.uuid AS staged_uuid,
 -- mapping begin
            s.uuid::text AS unique_id_sinp,
            s.item ->> 'id_perm_grp_sinp' AS unique_id_sinp_grp,
@@ -100,7 +100,7 @@ typed AS (
            CASE WHEN r.staged_type = 'synthese_with_label' THEN c.by_label ELSE c.by_code END AS ids,
            CASE WHEN r.staged_type = 'synthese_with_label' THEN 'label' ELSE 'code' END AS by,
            c.defaults, c.local_srid, c.info_geo_attached,
-           gn_flux._uuid(r.unique_id_sinp) AS v_uuid,
+           r.staged_uuid AS v_uuid,
            gn_flux._uuid(r.unique_id_sinp_grp) AS v_uuid_grp,
            gn_flux._uuid(r.id_dataset) AS v_dataset_uuid,
            gn_flux._int(r.cd_nom) AS v_cd_nom,
@@ -129,8 +129,9 @@ resolved AS (
            tx.cd_nom AS known_cd_nom,
            hb.cd_hab AS known_cd_hab,
            area.id_area AS v_id_area,
-           other.id_synthese AS other_id_synthese, other_source.name_source AS other_source,
-           mine.id_synthese AS mine_id_synthese
+           CASE WHEN holder.id_source <> $3::integer THEN holder.id_synthese END AS other_id_synthese,
+           CASE WHEN holder.id_source <> $3::integer THEN other_source.name_source END AS other_source,
+           CASE WHEN holder.id_source = $3::integer THEN holder.id_synthese END AS mine_id_synthese
       FROM typed t
       LEFT JOIN gn_meta.t_datasets ds ON ds.unique_dataset_id = t.v_dataset_uuid
       LEFT JOIN taxonomie.taxref tx ON tx.cd_nom = t.v_cd_nom
@@ -139,9 +140,12 @@ resolved AS (
           SELECT a.id_area FROM ref_geo.l_areas a JOIN ref_geo.bib_areas_types at ON at.id_type = a.id_type
            WHERE at.type_code::text = t.id_area_attachment ->> 'type_code' AND a.area_code::text = t.id_area_attachment ->> 'area_code'
       ) area ON true
-      LEFT JOIN gn_synthese.synthese other ON other.unique_id_sinp = t.v_uuid AND other.id_source <> $3::integer
-      LEFT JOIN gn_synthese.t_sources other_source ON other_source.id_source = other.id_source
-      LEFT JOIN gn_synthese.synthese mine ON mine.unique_id_sinp = t.v_uuid AND mine.id_source = $3::integer
+      -- the Synthese row holding the uuid, if any, looked up row by row through its unique index
+      -- (a hash join would read the whole Synthese for every chunk, whose size the planner
+      -- underestimates while a pull fills it)
+      LEFT JOIN LATERAL (SELECT h.id_synthese, h.id_source FROM gn_synthese.synthese h
+                          WHERE h.unique_id_sinp = t.staged_uuid LIMIT 1) holder ON true
+      LEFT JOIN gn_synthese.t_sources other_source ON other_source.id_source = holder.id_source
 ),
 mapped AS (
     SELECT r.staged_id, r.mine_id_synthese,

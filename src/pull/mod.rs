@@ -19,7 +19,7 @@ use pgrx::pg_sys::panic::ErrorReport;
 use pgrx::prelude::*;
 
 mod run;
-mod stats;
+pub(crate) mod stats;
 mod write;
 
 pub use run::Mode;

@@ -445,7 +445,7 @@ fn work(
                 r.bytes += page.bytes as i64;
                 r.watermark = gn_client::advance_watermark(r.watermark, page.max_derniere_action);
                 if analyze.due(r.inserted) {
-                    AnalyzePolicy::analyze()?;
+                    analyze.analyze()?;
                 }
                 if progress && last_notice.elapsed() >= Duration::from_secs(1) {
                     last_notice = Instant::now();

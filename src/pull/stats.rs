@@ -1,7 +1,8 @@
-//! When to refresh the planner statistics of data_json during a run. The per-page statement
-//! looks rows up by key; on a table PostgreSQL has never analyzed (a first full pull into new
-//! tables) the planner assumes it is tiny and scans it whole for every item, which makes a pull
-//! quadratic. So while a run grows the table well past what the statistics say, it runs ANALYZE
+//! When to refresh the planner statistics of data_json (and of gn_synthese.synthese, which the
+//! GeoNature load fills) during a run. The per-page statements — ours, and GeoNature's own
+//! statement triggers on the Synthese — look rows up by key; on a table whose statistics say it is
+//! tiny (a first full pull into new tables) the planner scans it whole for every row, which makes
+//! a pull quadratic. So while a run grows the table well past what the statistics say, it runs ANALYZE
 //! at 1,000, 4,000, 16,000 … rows inserted (each ANALYZE samples at most 30,000 rows and costs
 //! up to half a second on a large table, hence growth by 4 rather than 2: plans stay right while
 //! the statistics are within a factor 4 of the truth).
@@ -14,6 +15,9 @@ pub struct AnalyzePolicy {
     known: f64,
     next: i64,
     allowed: bool,
+    /// `ANALYZE` of the key columns only: the lookups need them and the table size; sorting a
+    /// sample of jsonb items and geometries would cost more than the page itself.
+    analyze: &'static str,
 }
 
 impl AnalyzePolicy {
@@ -22,15 +26,35 @@ impl AnalyzePolicy {
             known,
             next: 1000,
             allowed,
+            analyze: "",
         }
     }
 
-    /// The policy for gn_flux.data_json as its statistics stand (only its owner may analyze it).
-    pub fn for_data_json() -> Result<AnalyzePolicy, GnFluxError> {
-        let (known, owner) = Spi::get_two::<f64, bool>(
-            "SELECT reltuples::float8, pg_catalog.pg_has_role(relowner, 'USAGE') FROM pg_catalog.pg_class WHERE oid = 'gn_flux.data_json'::regclass",
+    /// The policy for a table as its statistics stand (only its owner may analyze it).
+    fn for_table(table: &'static str, analyze: &'static str) -> Result<AnalyzePolicy, GnFluxError> {
+        let (known, owner) = Spi::get_two_with_args::<f64, bool>(
+            "SELECT reltuples::float8, pg_catalog.pg_has_role(relowner, 'USAGE') FROM pg_catalog.pg_class WHERE oid = pg_catalog.to_regclass($1)",
+            &[table.into()],
         )?;
-        Ok(AnalyzePolicy::new(known.unwrap_or(-1.0), owner.unwrap_or(false)))
+        Ok(AnalyzePolicy {
+            analyze,
+            ..AnalyzePolicy::new(known.unwrap_or(-1.0), owner.unwrap_or(false))
+        })
+    }
+
+    pub fn for_data_json() -> Result<AnalyzePolicy, GnFluxError> {
+        Self::for_table(
+            "gn_flux.data_json",
+            "ANALYZE gn_flux.data_json (id_data, controler, source, uuid)",
+        )
+    }
+
+    /// GeoNature's Synthese, filled by the load.
+    pub fn for_synthese() -> Result<AnalyzePolicy, GnFluxError> {
+        Self::for_table(
+            "gn_synthese.synthese",
+            "ANALYZE gn_synthese.synthese (id_synthese, unique_id_sinp, id_source)",
+        )
     }
 
     /// Whether to analyze now, `inserted` rows into the run.
@@ -42,10 +66,8 @@ impl AnalyzePolicy {
         true
     }
 
-    /// ANALYZE of the key columns only: the lookups need them and the table size; sorting a
-    /// sample of jsonb items and geometries would cost more than the page itself.
-    pub fn analyze() -> Result<(), GnFluxError> {
-        Spi::run("ANALYZE gn_flux.data_json (id_data, controler, source, uuid)")?;
+    pub fn analyze(&self) -> Result<(), GnFluxError> {
+        Spi::run(self.analyze)?;
         Ok(())
     }
 }

@@ -1,6 +1,7 @@
 //! One source's GeoNature load: the statements of sql/synthese/, prepared once per call (a pull,
 //! load_synthese, replay_synthese) with the source's column overrides, run chunk by chunk.
 use crate::error::{GnFluxError, Kind};
+use crate::pull::stats::AnalyzePolicy;
 use gn_synthese::{mapping, BASIC_METADATA_SQL, DELETE_OBSERVATIONS_SQL, LOAD_OBSERVATIONS_SQL, OBSERVATIONS_SQL};
 use pgrx::pg_sys::{PgBuiltInOids as T, PgOid};
 use pgrx::prelude::*;
@@ -96,6 +97,9 @@ fn prepare(sql: &str, types: &[T]) -> Result<OwnedPreparedStatement, GnFluxError
 /// The prepared statements of one source's load.
 pub struct Loader {
     settings: Settings,
+    /// GeoNature's statement triggers look the new rows up in the Synthese: its statistics must
+    /// follow the load (see pull::stats).
+    analyze: std::cell::Cell<AnalyzePolicy>,
     observations: OwnedPreparedStatement,
     basic: OwnedPreparedStatement,
     delete: OwnedPreparedStatement,
@@ -132,6 +136,7 @@ impl Loader {
         }
         Ok(Loader {
             settings,
+            analyze: std::cell::Cell::new(AnalyzePolicy::for_synthese()?),
             observations,
             basic,
             delete,
@@ -213,6 +218,11 @@ impl Loader {
                 counts.defaulted += row.get::<i64>(4)?.unwrap_or(0);
                 Ok(())
             })?;
+            let mut analyze = self.analyze.get();
+            if analyze.due(counts.inserted) {
+                analyze.analyze()?;
+            }
+            self.analyze.set(analyze);
         }
         Ok(())
     }
