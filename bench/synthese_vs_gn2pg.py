@@ -37,14 +37,8 @@ from pathlib import Path
 import psycopg2
 import psycopg2.extras
 
+from benchlib import env_flag, env_int, fmt_s, log, machine, median
 
-def env_int(name: str, default: int) -> int:
-    raw = os.environ.get(name, "")
-    return int(raw) if raw.strip() else default
-
-
-def env_flag(name: str) -> bool:
-    return os.environ.get(name, "0").strip().lower() in ("1", "yes", "true", "on")
 
 
 ROWS = env_int("BENCH_ROWS", env_int("ROWS", 100_000))
@@ -83,9 +77,6 @@ _OPENER = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 class BenchError(Exception):
     pass
 
-
-def log(msg: str) -> None:
-    print(f"[bench {time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -722,40 +713,12 @@ def run_rep(r: int, admin, psql: Psql, gn2pg: Gn2pg | None, warnings: list[str])
 # ----------------------------------------------------------------------------------------------
 # Report
 # ----------------------------------------------------------------------------------------------
-def machine() -> dict:
-    mem_kb = 0
-    with open("/proc/meminfo") as f:
-        for line in f:
-            if line.startswith("MemTotal:"):
-                mem_kb = int(line.split()[1])
-    model = ""
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    model = line.split(":", 1)[1].strip()
-                    break
-    except OSError:
-        pass
-    return {
-        "nproc": os.cpu_count(),
-        "cpu": model or platform.processor(),
-        "mem_gib": round(mem_kb / 1024 / 1024, 1),
-        "kernel": platform.release(),
-        "os": platform.platform(),
-    }
 
-
-def fmt_s(v) -> str:
-    return "n/a" if v is None else f"{v:.2f}"
 
 
 def fmt_n(v) -> str:
     return "n/a" if v is None else f"{v:,}"
 
-
-def median(values):
-    return statistics.median(values) if values else None
 
 
 def ratio(a, b) -> str:

@@ -325,22 +325,38 @@ struct Coverage {
 }
 
 /// The GeoNature load of a run, when enabled for the source: every change to the staging tables
-/// is carried to GeoNature right after it, in the same subtransaction.
+/// is carried to GeoNature in the same subtransaction. Changed observations are loaded by chunks
+/// of several pages (GeoNature's statement triggers then run once per chunk, not per page), and
+/// always before a deletion and at the end of the run, so the order of the changes is kept.
 struct GeoNature {
     loader: Option<Loader>,
     import_id: i32,
+    pending: Vec<i32>,
 }
 
 impl GeoNature {
-    fn deleted(&self, gone: write::Deleted, r: &mut RunReport) -> Result<(), GnFluxError> {
-        r.deleted += gone.count;
+    fn flush(&mut self, r: &mut RunReport) -> Result<(), GnFluxError> {
         if let Some(l) = &self.loader {
-            l.delete(gone.uuids, &mut r.synthese)?;
+            if !self.pending.is_empty() {
+                l.observations(&self.pending, Some(self.import_id), &mut r.synthese)?;
+                self.pending.clear();
+            }
         }
         Ok(())
     }
 
-    fn metadata(&self, written: write::MetadataWritten, r: &mut RunReport) -> Result<(), GnFluxError> {
+    fn deleted(&mut self, gone: write::Deleted, r: &mut RunReport) -> Result<(), GnFluxError> {
+        r.deleted += gone.count;
+        if self.loader.is_some() && !gone.uuids.is_empty() {
+            self.flush(r)?;
+            if let Some(l) = &self.loader {
+                l.delete(gone.uuids, &mut r.synthese)?;
+            }
+        }
+        Ok(())
+    }
+
+    fn metadata(&mut self, written: write::MetadataWritten, r: &mut RunReport) -> Result<(), GnFluxError> {
         r.metadata_upserts += written.upserts;
         r.metadata_errors += written.rejected;
         if let Some(l) = &self.loader {
@@ -349,14 +365,17 @@ impl GeoNature {
         Ok(())
     }
 
-    fn page(&self, counts: &mut write::PageCounts, r: &mut RunReport) -> Result<(), GnFluxError> {
+    fn page(&mut self, counts: &mut write::PageCounts, r: &mut RunReport) -> Result<(), GnFluxError> {
         let gone = write::Deleted {
             count: counts.gone,
             uuids: std::mem::take(&mut counts.gone_uuids),
         };
         self.deleted(gone, r)?;
-        if let Some(l) = &self.loader {
-            l.observations(&counts.changed, Some(self.import_id), &mut r.synthese)?;
+        if self.loader.is_some() {
+            self.pending.append(&mut counts.changed);
+            if self.pending.len() >= crate::synthese::load::CHUNK {
+                self.flush(r)?;
+            }
         }
         Ok(())
     }
@@ -372,9 +391,10 @@ fn work(
     r: &mut RunReport,
 ) -> Result<(), GnFluxError> {
     let writer = PageWriter::prepare()?;
-    let geonature = GeoNature {
+    let mut geonature = GeoNature {
         loader: Loader::for_source(source.name())?,
         import_id,
+        pending: Vec::new(),
     };
     let cancel = gn_client::CancelFlag::new();
     let handle = gn_client::spawn_pull(cfg, plan, cancel);
@@ -498,6 +518,7 @@ fn work(
             geonature.deleted(gone, r)?;
         }
     }
+    geonature.flush(r)?;
     // The watermark never runs ahead of the server's clock: one future-dated row would otherwise
     // freeze every later update pull at zero rows. A stored watermark from the future (written
     // before this check existed) is bounded the same way.
