@@ -92,7 +92,7 @@ upserted AS (
              s.id_nomenclature_bio_condition, s.id_nomenclature_naturalness,
              s.id_nomenclature_exist_proof, s.id_nomenclature_valid_status,
              s.id_nomenclature_diffusion_level, s.id_nomenclature_life_stage, s.id_nomenclature_sex,
-             s.id_nomenclature_obj_count, s.id_nomenclature_type_count, s.id_nomenclature_sensitivity,
+             s.id_nomenclature_obj_count, s.id_nomenclature_type_count,
              s.id_nomenclature_observation_status, s.id_nomenclature_blurring,
              s.id_nomenclature_source_status, s.id_nomenclature_info_geo_type,
              s.id_nomenclature_behaviour, s.id_nomenclature_biogeo_status,

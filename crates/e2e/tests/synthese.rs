@@ -621,6 +621,12 @@ fn flat_and_label_shapes_load_with_basic_metadata() {
     assert_eq!(p.status, "success");
     let (loaded, refused) = assert_synthese_exact(&mut c, "syn_flat", &|_| "I");
     assert_eq!(loaded + refused, 600);
+    // loading again what is already there rewrites nothing (the sensitivity GeoNature
+    // recomputed does not count as a change)
+    let again = c
+        .query_one("SELECT inserted, updated FROM gn_flux.load_synthese('syn_flat')", &[])
+        .unwrap();
+    assert_eq!((again.get::<_, i64>(0), again.get::<_, i64>(1)), (0, 0));
     // basic frameworks and datasets, named as the export names them
     let wrong = count(
         &mut c,
