@@ -867,33 +867,24 @@ RETURN pg_catalog.jsonb_strip_nulls(pg_catalog.jsonb_build_object(
 COMMENT ON FUNCTION gn_flux._dataset_nomenclature_problems(jsonb, jsonb) IS
   'internal: the unknown nomenclature codes of a dataset item, by gn_meta.t_datasets column';
 
--- The nomenclatures of this database, once per statement: type → code (or label) → id. Plain
--- bodies (parsed when called) since ref_nomenclatures need not exist when gn_flux is installed.
-CREATE OR REPLACE FUNCTION gn_flux._nomenclature_ids() RETURNS jsonb
+-- The nomenclatures of this database, once per statement: type → code (or, with labels, the
+-- default label: synthese_with_label) → id. A plain body (parsed when called) since
+-- ref_nomenclatures need not exist when gn_flux is installed.
+CREATE OR REPLACE FUNCTION gn_flux._nomenclature_ids(labels boolean DEFAULT false) RETURNS jsonb
 LANGUAGE sql STABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
     SELECT coalesce(pg_catalog.jsonb_object_agg(x.mnemonique, x.ids), '{}'::jsonb)
-      FROM (SELECT t.mnemonique, pg_catalog.jsonb_object_agg(n.cd_nomenclature, n.id_nomenclature) AS ids
+      FROM (SELECT t.mnemonique,
+                   pg_catalog.jsonb_object_agg(CASE WHEN labels THEN n.label_default ELSE n.cd_nomenclature END,
+                                               n.id_nomenclature) AS ids
               FROM ref_nomenclatures.t_nomenclatures n
               JOIN ref_nomenclatures.bib_nomenclatures_types t ON t.id_type = n.id_type
-             WHERE n.active AND n.cd_nomenclature IS NOT NULL
+             WHERE n.active AND CASE WHEN labels THEN n.label_default ELSE n.cd_nomenclature END IS NOT NULL
              GROUP BY t.mnemonique) x
 $$;
-COMMENT ON FUNCTION gn_flux._nomenclature_ids() IS 'internal: {type: {cd_nomenclature: id_nomenclature}} of the active nomenclatures';
-
-CREATE OR REPLACE FUNCTION gn_flux._nomenclature_labels() RETURNS jsonb
-LANGUAGE sql STABLE
-SET search_path = pg_catalog, pg_temp
-AS $$
-    SELECT coalesce(pg_catalog.jsonb_object_agg(x.mnemonique, x.ids), '{}'::jsonb)
-      FROM (SELECT t.mnemonique, pg_catalog.jsonb_object_agg(n.label_default, n.id_nomenclature) AS ids
-              FROM ref_nomenclatures.t_nomenclatures n
-              JOIN ref_nomenclatures.bib_nomenclatures_types t ON t.id_type = n.id_type
-             WHERE n.active AND n.label_default IS NOT NULL
-             GROUP BY t.mnemonique) x
-$$;
-COMMENT ON FUNCTION gn_flux._nomenclature_labels() IS 'internal: {type: {label_default: id_nomenclature}} of the active nomenclatures (synthese_with_label)';
+COMMENT ON FUNCTION gn_flux._nomenclature_ids(boolean) IS
+  'internal: {type: {cd_nomenclature (label_default with labels): id_nomenclature}} of the active nomenclatures';
 
 -- gn_flux::synthese::check_geonature
 CREATE OR REPLACE FUNCTION gn_flux."check_geonature"() RETURNS TABLE (

@@ -19,7 +19,7 @@
 WITH cfg AS MATERIALIZED (
     SELECT
         gn_flux._nomenclature_ids() AS by_code,
-        gn_flux._nomenclature_labels() AS by_label,
+        gn_flux._nomenclature_ids(labels => true) AS by_label,
         (SELECT pg_catalog.jsonb_object_agg(k.t, gn_synthese.get_default_nomenclature_value(k.t))
            FROM pg_catalog.unnest(ARRAY['NAT_OBJ_GEO', 'TYP_GRP', 'METH_OBS', 'STATUT_BIO', 'ETA_BIO', 'NATURALITE',
                                         'PREUVE_EXIST', 'STATUT_VALID', 'NIV_PRECIS', 'STADE_VIE', 'SEXE', 'OBJ_DENBR',
