@@ -110,7 +110,7 @@ impl RunReport {
 
 fn has_success(name: &str) -> Result<bool, GnFluxError> {
     Ok(Spi::get_one_with_args::<bool>(
-        "SELECT EXISTS (SELECT 1 FROM gn_flux.import_log WHERE source = $1 AND controler = 'data' AND xfer_status = 'success')",
+        "SELECT EXISTS (SELECT 1 FROM gn_flux.import_log WHERE source::text = $1 AND controler::text = 'data' AND xfer_status::text = 'success')",
         &[name.into()],
     )?
     .unwrap_or(false))

@@ -136,7 +136,7 @@ fn load_row(source: &str, c: LoadCounts) -> LoadRow {
 /// The t_sources row of a source: found by name_source, or made.
 fn t_source_id(source: &str) -> Result<i32, GnFluxError> {
     if let Some(id) = crate::spi::optional_i32(
-        "SELECT t.id_source FROM gn_synthese.t_sources t WHERE t.name_source = $1",
+        "SELECT t.id_source FROM gn_synthese.t_sources t WHERE t.name_source::text = $1",
         &[source.into()],
     )? {
         return Ok(id);
@@ -345,7 +345,7 @@ fn preview(
         Some(s) => (s.id_source, s.default_nomenclatures),
         None => (
             crate::spi::optional_i32(
-                "SELECT t.id_source FROM gn_synthese.t_sources t WHERE t.name_source = $1",
+                "SELECT t.id_source FROM gn_synthese.t_sources t WHERE t.name_source::text = $1",
                 &[source.into()],
             )?
             .unwrap_or(-1),

@@ -614,7 +614,9 @@ fn pg_cron_schedules_and_status() {
 #[test]
 fn a_planted_geometry_operator_is_never_called() {
     // A role that may create schemas plants `=(geometry, geometry)` in a schema named like the
-    // superuser: the default search_path ("$user", public) finds it before PostGIS's.
+    // superuser: the default search_path ("$user", public) finds it before PostGIS's. And
+    // `=(varchar, text)`, `=(varchar, varchar)`: exact matches for the staging tables' varchar
+    // columns, which would outrank pg_catalog's `text = text`.
     let _cleanup = Cleanup::new(
         DSN,
         "DO $$
@@ -640,6 +642,14 @@ fn a_planted_geometry_operator_is_never_called() {
          CREATE FUNCTION {schema}.spy_eq(a public.geometry, b public.geometry) RETURNS boolean
            LANGUAGE sql AS 'INSERT INTO public.e2e_hijack_calls VALUES (1) RETURNING true';
          CREATE OPERATOR {schema}.= (leftarg = public.geometry, rightarg = public.geometry, function = {schema}.spy_eq);
+         -- exact matches for varchar columns compared with text or varchar: they would outrank
+         -- pg_catalog's text = text (answering right, so a call is only recorded)
+         CREATE FUNCTION {schema}.spy_eq_vt(a varchar, b text) RETURNS boolean
+           LANGUAGE sql AS 'INSERT INTO public.e2e_hijack_calls VALUES (2) RETURNING $1::text OPERATOR(pg_catalog.=) $2';
+         CREATE OPERATOR {schema}.= (leftarg = varchar, rightarg = text, function = {schema}.spy_eq_vt);
+         CREATE FUNCTION {schema}.spy_eq_vv(a varchar, b varchar) RETURNS boolean
+           LANGUAGE sql AS 'INSERT INTO public.e2e_hijack_calls VALUES (3) RETURNING $1::text OPERATOR(pg_catalog.=) $2::text';
+         CREATE OPERATOR {schema}.= (leftarg = varchar, rightarg = varchar, function = {schema}.spy_eq_vv);
          RESET ROLE;
          SET search_path = \"$user\", public;"
     ))
@@ -647,12 +657,22 @@ fn a_planted_geometry_operator_is_never_called() {
     assert_eq!(pull(&mut c, "src_hijack", "full").status, "success");
     // the second full pull compares every stored geometry with the served one
     c.batch_execute(
-        "UPDATE gn_flux.data_json SET item = item || '{\"x\": 1}' WHERE source = 'src_hijack' AND id_data % 2 = 0",
+        // (the test's own statement runs under the planted path too: text against text)
+        "UPDATE gn_flux.data_json SET item = item || '{\"x\": 1}' WHERE source::text = 'src_hijack' AND id_data % 2 = 0",
     )
     .unwrap();
     let p = pull(&mut c, "src_hijack", "full");
     assert_eq!(p.status, "success", "{p:?}");
     assert!(p.updated >= 100, "{p:?}");
+    // an update pull, and deletions from the synthese log
+    gn.mutate(&MutationRequest {
+        update: 10,
+        delete: 10,
+        ..MutationRequest::default()
+    });
+    let p = pull(&mut c, "src_hijack", "update");
+    assert_eq!(p.status, "success", "{p:?}");
+    assert!(p.deleted >= 10, "{p:?}");
     assert_eq!(count(&mut c, "SELECT count(*) FROM public.e2e_hijack_calls"), 0);
     c.batch_execute("RESET search_path").unwrap();
 }
