@@ -224,7 +224,8 @@ COMMENT ON FUNCTION gn_flux.add_source(text, text, integer, text, text, text, te
 
 -- Not pinned: it deletes staging rows, and DBA triggers on data_json run with the caller's
 -- search_path as they do during a pull. Every name in it is schema-qualified; its operators
--- are on text (pg_catalog, which is searched first).
+-- are on text, varchar columns cast to text (pg_catalog's text = text, which a planted
+-- =(varchar, text) cannot outrank).
 CREATE OR REPLACE FUNCTION gn_flux.drop_source(name text, keep_data boolean DEFAULT false) RETURNS void
 LANGUAGE plpgsql AS $$
 BEGIN
@@ -240,8 +241,8 @@ BEGIN
         PERFORM gn_flux.unschedule_source(drop_source.name);
     END IF;
     IF NOT coalesce(keep_data, false) THEN
-        DELETE FROM gn_flux.data_json d WHERE d.source = drop_source.name;
-        DELETE FROM gn_flux.metadata_json m WHERE m.source = drop_source.name;
+        DELETE FROM gn_flux.data_json d WHERE d.source::text = drop_source.name;
+        DELETE FROM gn_flux.metadata_json m WHERE m.source::text = drop_source.name;
     END IF;
     -- (its GeoNature load settings go with the source; what it loaded stays in GeoNature)
     DELETE FROM gn_flux.synthese_reject x WHERE x.source = drop_source.name;

@@ -673,6 +673,8 @@ fn a_planted_geometry_operator_is_never_called() {
     let p = pull(&mut c, "src_hijack", "update");
     assert_eq!(p.status, "success", "{p:?}");
     assert!(p.deleted >= 10, "{p:?}");
+    // drop_source runs under the caller's path (for DBA triggers on data_json)
+    c.batch_execute("SELECT gn_flux.drop_source('src_hijack')").unwrap();
     assert_eq!(count(&mut c, "SELECT count(*) FROM public.e2e_hijack_calls"), 0);
     c.batch_execute("RESET search_path").unwrap();
 }
