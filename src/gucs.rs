@@ -31,6 +31,38 @@ pub static MAX_RUN_TIME_S: GucSetting<i32> = GucSetting::<i32>::new(0);
 /// before the watermark falls back to the server's time minus this tolerance.
 pub static WATERMARK_TOLERANCE_S: GucSetting<i32> = GucSetting::<i32>::new(86_400);
 
+// The API worker (src/serve). Postmaster settings are defined only while preloading.
+/// `gn_flux.api_listen`: `host:port` the API workers listen on; empty = no API (the default).
+pub static API_LISTEN: GucSetting<Option<CString>> = GucSetting::<Option<CString>>::new(None);
+/// `gn_flux.api_database`: the database the API serves.
+pub static API_DATABASE: GucSetting<Option<CString>> = GucSetting::<Option<CString>>::new(None);
+/// `gn_flux.api_workers`: API worker processes sharing the port.
+pub static API_WORKERS: GucSetting<i32> = GucSetting::<i32>::new(2);
+/// `gn_flux.api_root`: path prefix of the GeoNature-compatible routes.
+pub static API_ROOT: GucSetting<Option<CString>> = GucSetting::<Option<CString>>::new(Some(c"/geonature"));
+/// `gn_flux.api_public_role`: role anonymous callers read public exports as.
+pub static API_PUBLIC_ROLE: GucSetting<Option<CString>> = GucSetting::<Option<CString>>::new(Some(c"gn_flux_anonymous"));
+/// `gn_flux.api_statement_timeout` (ms): every query of a request.
+pub static API_STATEMENT_TIMEOUT_MS: GucSetting<i32> = GucSetting::<i32>::new(60_000);
+/// `gn_flux.api_max_connections`: open connections per worker.
+pub static API_MAX_CONNECTIONS: GucSetting<i32> = GucSetting::<i32>::new(512);
+/// `gn_flux.api_read_timeout` (ms): a request must arrive whole within this time of its first byte.
+pub static API_READ_TIMEOUT_MS: GucSetting<i32> = GucSetting::<i32>::new(10_000);
+/// `gn_flux.api_idle_timeout` (ms): an idle keep-alive connection is closed after this.
+pub static API_IDLE_TIMEOUT_MS: GucSetting<i32> = GucSetting::<i32>::new(30_000);
+/// `gn_flux.api_send_timeout` (ms): a client that takes nothing for this long is dropped.
+pub static API_SEND_TIMEOUT_MS: GucSetting<i32> = GucSetting::<i32>::new(30_000);
+/// `gn_flux.api_log_retention` (days): api_log rows older than this are removed.
+pub static API_LOG_RETENTION_DAYS: GucSetting<i32> = GucSetting::<i32>::new(30);
+/// `gn_flux.api_session_lifetime` (s): validity of a login token.
+pub static API_SESSION_LIFETIME_S: GucSetting<i32> = GucSetting::<i32>::new(86_400);
+/// `gn_flux.api_count_ttl` (s): how long a page count is reused by the later pages of a walk.
+pub static API_COUNT_TTL_S: GucSetting<i32> = GucSetting::<i32>::new(60);
+/// `gn_flux.api_max_page_size`: the largest `limit` served (GeoNature's max_page_size_api).
+pub static API_MAX_PAGE_SIZE: GucSetting<i32> = GucSetting::<i32>::new(1000);
+/// `gn_flux.api_allow_all_rows`: whether `limit=0` serves every row in one reply, as GeoNature does.
+pub static API_ALLOW_ALL_ROWS: GucSetting<bool> = GucSetting::<bool>::new(true);
+
 static LOADED_FROM_PRELOAD: AtomicBool = AtomicBool::new(false);
 
 /// Defines the session-level settings. Safe in any backend, preloaded or not.
@@ -143,7 +175,48 @@ pub fn init() {
         GucContext::Userset,
         GucFlags::UNIT_S,
     );
-    reserve_prefix();
+    define_api_settings();
+}
+
+fn define_api_settings() {
+    GucRegistry::define_string_guc(
+        c"gn_flux.api_root",
+        c"Path prefix of the GeoNature-compatible API routes served by the API workers.",
+        c"\"/geonature\" by default (GeoNature's usual URL); \"\" serves /api/... at the root.",
+        &API_ROOT,
+        GucContext::Sighup,
+        GucFlags::default(),
+    );
+    GucRegistry::define_string_guc(
+        c"gn_flux.api_public_role",
+        c"Role whose privileges anonymous API callers get on public exports.",
+        c"gn_flux_anonymous by default (NOLOGIN, created by the extension): GRANT it SELECT on the views of public exports. Empty: public exports need credentials too.",
+        &API_PUBLIC_ROLE,
+        GucContext::Sighup,
+        GucFlags::default(),
+    );
+    let ints: [(&'static std::ffi::CStr, &'static std::ffi::CStr, &'static std::ffi::CStr, &'static GucSetting<i32>, i32, i32, GucFlags); 9] = [
+        (c"gn_flux.api_statement_timeout", c"statement_timeout of every query the API workers run for a request.", c"A request over it answers 503; 0 disables it.", &API_STATEMENT_TIMEOUT_MS, 0, i32::MAX, GucFlags::UNIT_MS),
+        (c"gn_flux.api_max_connections", c"Open HTTP connections per API worker; beyond it new connections get 503.", c"Idle keep-alive connections count; each costs a thread and little memory.", &API_MAX_CONNECTIONS, 1, 100_000, GucFlags::default()),
+        (c"gn_flux.api_read_timeout", c"Time a request has to arrive whole once its first byte is in.", c"A client slower than this (slow loris) gets 408 and is closed.", &API_READ_TIMEOUT_MS, 100, 3_600_000, GucFlags::UNIT_MS),
+        (c"gn_flux.api_idle_timeout", c"Time an idle keep-alive connection is kept open.", c"", &API_IDLE_TIMEOUT_MS, 100, 3_600_000, GucFlags::UNIT_MS),
+        (c"gn_flux.api_send_timeout", c"Time a client may take no reply bytes before the API worker drops it.", c"Bounds how long a stalled client holds a worker.", &API_SEND_TIMEOUT_MS, 100, 3_600_000, GucFlags::UNIT_MS),
+        (c"gn_flux.api_log_retention", c"Days of gn_flux.api_log kept; older rows are removed by the API workers (0: keep all).", c"", &API_LOG_RETENTION_DAYS, 0, 36_500, GucFlags::default()),
+        (c"gn_flux.api_session_lifetime", c"Validity of a token returned by POST /api/auth/login.", c"", &API_SESSION_LIFETIME_S, 60, 365 * 86_400, GucFlags::UNIT_S),
+        (c"gn_flux.api_count_ttl", c"How long the row counts of an export page (total, total_filtered) are reused by the later pages of the same walk.", c"The first page of a walk (offset 0) always counts afresh.", &API_COUNT_TTL_S, 0, 86_400, GucFlags::UNIT_S),
+        (c"gn_flux.api_max_page_size", c"Largest limit the export API serves (GeoNature's max_page_size_api); larger requests are capped and the reply's limit says so.", c"", &API_MAX_PAGE_SIZE, 1, 1_000_000, GucFlags::default()),
+    ];
+    for (name, short, long, setting, min, max, flags) in ints {
+        GucRegistry::define_int_guc(name, short, long, setting, min, max, GucContext::Sighup, flags);
+    }
+    GucRegistry::define_bool_guc(
+        c"gn_flux.api_allow_all_rows",
+        c"Whether limit=0 returns every row of an export in one streamed reply, as GeoNature does.",
+        c"Off: limit=0 answers 400 asking to page.",
+        &API_ALLOW_ALL_ROWS,
+        GucContext::Sighup,
+        GucFlags::default(),
+    );
 }
 
 fn setting_text(s: &GucSetting<Option<CString>>) -> Option<String> {
@@ -188,6 +261,32 @@ pub fn csv_separator() -> String {
 /// workers). Called from `_PG_init` only while shared_preload_libraries is processed.
 pub fn init_preloaded() {
     LOADED_FROM_PRELOAD.store(true, Ordering::Relaxed);
+    GucRegistry::define_string_guc(
+        c"gn_flux.api_listen",
+        c"Address (host:port) the gn_flux API workers listen on; empty: no API workers.",
+        c"For example 127.0.0.1:8791. Needs gn_flux in shared_preload_libraries and a restart.",
+        &API_LISTEN,
+        GucContext::Postmaster,
+        GucFlags::default(),
+    );
+    GucRegistry::define_string_guc(
+        c"gn_flux.api_database",
+        c"Database whose registered exports the API workers serve.",
+        c"gn_flux must be installed there. Needs a restart.",
+        &API_DATABASE,
+        GucContext::Postmaster,
+        GucFlags::default(),
+    );
+    GucRegistry::define_int_guc(
+        c"gn_flux.api_workers",
+        c"API worker processes sharing the API port.",
+        c"Each takes one max_worker_processes slot and serves one request at a time.",
+        &API_WORKERS,
+        1,
+        64,
+        GucContext::Postmaster,
+        GucFlags::default(),
+    );
 }
 
 /// True while the postmaster processes shared_preload_libraries.
@@ -200,7 +299,27 @@ pub fn loaded_from_preload() -> bool {
     LOADED_FROM_PRELOAD.load(Ordering::Relaxed)
 }
 
-fn reserve_prefix() {
+pub fn reserve_prefix() {
     // SET of unknown gn_flux.* names becomes an error instead of a silent placeholder.
     crate::ffi::reserve_guc_prefix(c"gn_flux");
+}
+
+/// `gn_flux.api_listen`, if set and not empty.
+pub fn api_listen() -> Option<String> {
+    setting_text(&API_LISTEN)
+}
+
+/// `gn_flux.api_database`, if set and not empty.
+pub fn api_database() -> Option<String> {
+    setting_text(&API_DATABASE)
+}
+
+/// `gn_flux.api_root` ("" when unset).
+pub fn api_root() -> String {
+    setting_text(&API_ROOT).unwrap_or_default()
+}
+
+/// `gn_flux.api_public_role`, if set and not empty.
+pub fn api_public_role() -> Option<String> {
+    setting_text(&API_PUBLIC_ROLE)
 }

@@ -13,6 +13,7 @@ mod gucs;
 mod info;
 mod network;
 mod pull;
+mod serve;
 mod sources;
 mod spi;
 mod synthese;
@@ -79,16 +80,24 @@ mod synthese;
     ]
 );
 
+::pgrx::extension_sql_file!(
+    "../sql/schema/060_api.sql",
+    name = "api",
+    requires = ["synthese", serve::api_token_secret, serve::api_token_hash]
+);
+
 #[pg_guard]
 pub extern "C-unwind" fn _PG_init() {
     // Session-level settings can be defined in any backend.
     gucs::init();
-    if !gucs::preloading() {
-        // Loaded by CREATE EXTENSION or a first call: postmaster-level settings and background
-        // workers can only be registered from shared_preload_libraries.
-        return;
+    if gucs::preloading() {
+        // Postmaster-level settings and background workers can only be registered from
+        // shared_preload_libraries (not by CREATE EXTENSION or a first call).
+        gucs::init_preloaded();
+        serve::register_workers();
     }
-    gucs::init_preloaded();
+    // Last: once reserved, gn_flux.* names not defined above are errors.
+    gucs::reserve_prefix();
 }
 
 #[cfg(any(test, feature = "pg_test"))]

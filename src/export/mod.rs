@@ -4,9 +4,9 @@
 //! sql/schema/040_exports.sql; relation checks, query building and file handling are here, the
 //! writers in crates/gn_export.
 
-mod files;
+pub(crate) mod files;
 mod plan;
-mod relation;
+pub(crate) mod relation;
 mod stream;
 
 use crate::error::{GnFluxError, Kind, SqlResult};
@@ -155,7 +155,8 @@ struct Written {
     sha256: String,
 }
 
-fn write_export(export: &Registered, format: Format, target: &Path, filters: &Filters) -> Result<Written, GnFluxError> {
+/// The plan of a registered export in `format` (as the calling role: it must read the view).
+fn plan_registered(export: &Registered, format: Format, filters: &Filters) -> Result<plan::Plan, GnFluxError> {
     let rel = relation::resolve(Some(&export.schema_name), Some(&export.view_name))?;
     let hints = Hints {
         geometry_field: export.geometry_field.clone(),
@@ -166,7 +167,20 @@ fn write_export(export: &Registered, format: Format, target: &Path, filters: &Fi
             export.geometry_srid
         },
     };
-    let plan = plan::plan(&rel, format, filters, &hints)?;
+    plan::plan(&rel, format, filters, &hints)
+}
+
+/// Writes the whole of a registered export (`GET /api/exports/<id>/<format>`) to `path`, a file
+/// of the API worker's private scratch directory, as the current role. Returns the rows written.
+pub(crate) fn write_for_api(label: &str, format: &str, path: &Path) -> Result<u64, GnFluxError> {
+    let export = registered(Some(label))?;
+    let format = plan::parse_format(Some(format))?;
+    let plan = plan_registered(&export, format, &Filters::default())?;
+    Ok(stream::run(&plan, path)?.rows)
+}
+
+fn write_export(export: &Registered, format: Format, target: &Path, filters: &Filters) -> Result<Written, GnFluxError> {
+    let plan = plan_registered(export, format, filters)?;
     let file = files::AtomicFile::create(target, files::file_mode(export.public))?;
     let summary = stream::run(&plan, &file.temp)?;
     let sha256 = gn_export::sha256_file(&file.temp).map_err(|e| {

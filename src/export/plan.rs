@@ -41,6 +41,7 @@ pub fn parse_format(format: Option<&str>) -> Result<Format, GnFluxError> {
 }
 
 /// Filters as GeoNature's export API takes them, in a jsonb object; plus `orderby` and `limit`.
+#[derive(Default)]
 pub struct Filters {
     pub filters: Vec<Filter>,
     pub order_by: Option<OrderBy>,

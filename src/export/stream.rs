@@ -57,9 +57,7 @@ impl WriterThread {
         let (give_back, written) = sync_channel::<Vec<Row>>(BATCHES_IN_FLIGHT + 1);
         let abandoned = Arc::new(AtomicBool::new(false));
         let stop = abandoned.clone();
-        let handle = std::thread::Builder::new()
-            .name("gn_flux-export".into())
-            .spawn(move || -> gn_export::Result<Summary> {
+        let handle = crate::ffi::spawn_quiet("gn_flux-export", move || -> gn_export::Result<Summary> {
                 while let Ok(batch) = receiver.recv() {
                     if stop.load(Ordering::Relaxed) {
                         break;

@@ -101,7 +101,8 @@ fn probe(name: &str) -> Result<(), GnFluxError> {
     let (cfg, redactor) = client_config(&source)?;
     let cancel = gn_client::CancelFlag::new();
     let thread_cancel = cancel.clone();
-    let handle = std::thread::spawn(move || gn_client::probe(&cfg, &thread_cancel));
+    let handle = crate::ffi::spawn_quiet("gn_flux probe", move || gn_client::probe(&cfg, &thread_cancel))
+        .map_err(|e| GnFluxError::internal(format!("could not start the probe thread: {e}")))?;
     match crate::network::wait_for_thread(handle, &cancel)? {
         Ok(_) => Ok(()),
         Err(e) => Err(crate::network::remote_error(&e, &source).redacted(&redactor)),

@@ -689,6 +689,18 @@ pub fn write_response<W: Write + ?Sized>(
     out.flush()
 }
 
+/// Writes the head of a response whose body of `length` bytes the caller writes next (a file
+/// copied in pieces); for HEAD, write nothing more.
+pub fn write_sized_head<W: Write + ?Sized>(
+    out: &mut W,
+    head: &ResponseHead,
+    length: u64,
+    conn: &Conn,
+    date: &str,
+) -> io::Result<()> {
+    write_head(out, head, Some(("Content-Length", length.to_string())), conn.keep_alive, date)
+}
+
 /// Writes the head of a streamed response and returns the body writer: chunked for HTTP/1.1,
 /// close-delimited (no length, `Connection: close`) for HTTP/1.0.
 pub fn start_stream<W: Write>(

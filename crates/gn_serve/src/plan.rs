@@ -25,7 +25,12 @@ use crate::error::ServeError;
 use crate::params::{ExportParams, PageLimit};
 use gn_protocol::filter_sql::{quote_ident, render_filters, ColumnInfo, GeometryTarget, Strictness};
 use gn_protocol::query::{ColumnKind, Filter, FilterOp, OrderBy};
+use gn_protocol::time::parse_timestamp;
+use gn_protocol::WireValue;
 use std::collections::{HashMap, VecDeque};
+
+/// The alias of the export's relation in a page query.
+const PAGE_ALIAS: &str = "\"_gn_flux_page\"";
 
 /// What the serve module knows about one registered export.
 #[derive(Debug, Clone, PartialEq)]
@@ -68,9 +73,68 @@ pub struct SqlQuery {
 pub struct OutputColumn {
     pub name: String,
     pub kind: ColumnKind,
+    /// The column's type as `format_type()` spells it.
+    pub sql_type: String,
     /// The geometry of a Feature, selected as GeoJSON text (`ST_AsGeoJSON(…, 6, 0)`: 6 decimals, no `crs`); the other
     /// columns are the item's keys (flat) or the Feature's `properties`.
     pub geojson: bool,
+}
+
+impl OutputColumn {
+    /// The wire value of this column from its text form (every page column is selected as
+    /// text: one reader for every type, and PostgreSQL's own output functions).
+    pub fn wire_value(&self, text: Option<String>) -> WireValue {
+        let Some(t) = text else { return WireValue::Null };
+        match self.kind {
+            _ if self.geojson => WireValue::Text(t),
+            ColumnKind::Integer | ColumnKind::BigInt => t.parse().map(WireValue::Int).unwrap_or(WireValue::Text(t)),
+            ColumnKind::Float => match t.as_str() {
+                "NaN" | "Infinity" | "-Infinity" => WireValue::Text(t),
+                _ => t.parse().map(WireValue::Float).unwrap_or(WireValue::Text(t)),
+            },
+            ColumnKind::Numeric => WireValue::Numeric(t),
+            ColumnKind::Boolean => WireValue::Bool(t == "t" || t == "true"),
+            ColumnKind::Uuid => WireValue::Uuid(t),
+            ColumnKind::Json => serde_json::from_str(&t).map(WireValue::Json).unwrap_or(WireValue::Text(t)),
+            ColumnKind::Date => chrono::NaiveDate::parse_from_str(&t, "%Y-%m-%d")
+                .map(WireValue::Date)
+                .unwrap_or(WireValue::Text(t)),
+            ColumnKind::Timestamp if self.sql_type.contains("with time zone") => WireValue::Text(python_timestamptz(&t)),
+            ColumnKind::Timestamp => parse_timestamp(&t).map(WireValue::Timestamp).unwrap_or(WireValue::Text(t)),
+            ColumnKind::Text | ColumnKind::Varchar | ColumnKind::Geometry => WireValue::Text(t),
+        }
+    }
+
+    /// The select-list expression of this column (text, see [`Self::wire_value`]).
+    fn select_expr(&self, postgis: &str) -> Result<String, ServeError> {
+        let col = quoted(&self.name)?;
+        Ok(match self.kind {
+            _ if self.geojson => format!("{postgis}ST_AsGeoJSON({col}, 6, 0)"),
+            ColumnKind::Json => format!("CAST(pg_catalog.to_jsonb({col}) AS pg_catalog.text)"),
+            _ => format!("CAST({col} AS pg_catalog.text)"),
+        })
+    }
+}
+
+/// PostgreSQL's `timestamptz` text (`2024-01-02 03:04:05.5+01`) as Python's `str(datetime)`
+/// writes an aware datetime (`2024-01-02 03:04:05.500000+01:00`).
+fn python_timestamptz(t: &str) -> String {
+    let split = t
+        .char_indices()
+        .skip(10)
+        .find(|(_, c)| *c == '+' || *c == '-')
+        .map(|(i, _)| i)
+        .unwrap_or(t.len());
+    let (local, offset) = t.split_at(split);
+    let Some(naive) = parse_timestamp(local) else {
+        return t.to_string();
+    };
+    let offset = match offset.len() {
+        0 => String::new(),
+        3 => format!("{offset}:00"),
+        _ => offset.to_string(),
+    };
+    format!("{}{offset}", gn_protocol::time::format_timestamp(&naive))
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -234,25 +298,28 @@ pub fn plan_export_page(
     // Output: sorted by name; geometry columns left out, or the export's geometry as GeoJSON.
     let mut props: Vec<&ColumnInfo> = meta.columns.iter().filter(|c| c.kind != ColumnKind::Geometry).collect();
     props.sort_by(|a, b| a.name.cmp(&b.name));
-    let mut select = Vec::new();
     let mut output = Vec::new();
     for c in props {
-        select.push(quoted(&c.name)?);
         output.push(OutputColumn {
             name: c.name.clone(),
             kind: c.kind,
+            sql_type: c.sql_type.clone(),
             geojson: false,
         });
     }
     if let Some(g) = &meta.geometry {
-        let col = quoted(&g.column)?;
-        select.push(format!("{}ST_AsGeoJSON({col}, 6, 0) AS {col}", g.postgis));
         output.push(OutputColumn {
             name: g.column.clone(),
             kind: ColumnKind::Geometry,
+            sql_type: "geometry".into(),
             geojson: true,
         });
     }
+    let postgis = meta.geometry.as_ref().map(|g| g.postgis.as_str()).unwrap_or("");
+    let mut select = output
+        .iter()
+        .map(|o| o.select_expr(postgis))
+        .collect::<Result<Vec<_>, _>>()?;
     if select.is_empty() {
         select.push("NULL".into());
     }
@@ -267,16 +334,18 @@ pub fn plan_export_page(
             format!(" WHERE {}", c.join(" AND "))
         }
     };
+    // ORDER BY names the relation's columns qualified: a bare name would pick the select
+    // list's text cast of the same name, and order numbers as text.
     let mut order_by = format!(
-        " ORDER BY {}{}",
+        " ORDER BY {PAGE_ALIAS}.{}{}",
         quoted(&order_col.name)?,
         if order.descending { " DESC" } else { "" }
     );
     if let Some(p) = pk.filter(|p| p.name != order_col.name) {
-        order_by.push_str(&format!(", {}", quoted(&p.name)?));
+        order_by.push_str(&format!(", {PAGE_ALIAS}.{}", quoted(&p.name)?));
     }
     let mut sql = format!(
-        "SELECT {} FROM {relation}{}{order_by}",
+        "SELECT {} FROM {relation} AS {PAGE_ALIAS}{}{order_by}",
         select.join(", "),
         where_clause(&conditions)
     );
@@ -441,7 +510,8 @@ mod tests {
         plan_export_page(&meta(false), &p, resume)
     }
 
-    const COLS: &str = "\"cd_nom\", \"derniere_action\", \"id_synthese\", \"nom_cite\"";
+    const COLS: &str = "CAST(\"cd_nom\" AS pg_catalog.text), CAST(\"derniere_action\" AS pg_catalog.text), CAST(\"id_synthese\" AS pg_catalog.text), CAST(\"nom_cite\" AS pg_catalog.text)";
+    const A: &str = "\"_gn_flux_page\"";
     const REL: &str = "\"gn_exports\".\"v_synthese \"\"x\"\"\"";
 
     #[test]
@@ -450,7 +520,7 @@ mod tests {
         assert_eq!(p.strategy, Strategy::Keyset);
         assert_eq!(
             p.page.sql,
-            format!("SELECT {COLS} FROM {REL} WHERE \"derniere_action\" >= CAST($1 AS timestamp without time zone) AND \"id_synthese\" >= CAST($2 AS bigint) ORDER BY \"id_synthese\" LIMIT CAST($3 AS bigint)")
+            format!("SELECT {COLS} FROM {REL} AS {A} WHERE \"derniere_action\" >= CAST($1 AS timestamp without time zone) AND \"id_synthese\" >= CAST($2 AS bigint) ORDER BY {A}.\"id_synthese\" LIMIT CAST($3 AS bigint)")
         );
         assert_eq!(p.page.params, ["2024-01-01 10:00:00", "1001", "1001"]);
         assert!(p.lookahead);
@@ -478,7 +548,7 @@ mod tests {
         assert_eq!(
             p.page.sql,
             format!(
-                "SELECT {COLS} FROM {REL} ORDER BY \"id_synthese\" LIMIT CAST($1 AS bigint) OFFSET CAST($2 AS bigint)"
+                "SELECT {COLS} FROM {REL} AS {A} ORDER BY {A}.\"id_synthese\" LIMIT CAST($1 AS bigint) OFFSET CAST($2 AS bigint)"
             )
         );
         assert_eq!(p.page.params, ["100", "300"]);
@@ -491,7 +561,7 @@ mod tests {
         assert_eq!(r.strategy, Strategy::Resume);
         assert_eq!(
             r.page.sql,
-            format!("SELECT {COLS} FROM {REL} WHERE \"id_synthese\" > CAST($1 AS integer) ORDER BY \"id_synthese\" LIMIT CAST($2 AS bigint)")
+            format!("SELECT {COLS} FROM {REL} AS {A} WHERE \"id_synthese\" > CAST($1 AS integer) ORDER BY {A}.\"id_synthese\" LIMIT CAST($2 AS bigint)")
         );
         assert_eq!(r.page.params, ["4242", "100"]);
         assert_eq!(r.total_filtered(100, 1050), 750);
@@ -502,7 +572,7 @@ mod tests {
         assert!(
             d.page
                 .sql
-                .contains("WHERE \"id_synthese\" < CAST($1 AS integer) ORDER BY \"id_synthese\" DESC"),
+                .contains("WHERE \"id_synthese\" < CAST($1 AS integer) ORDER BY \"_gn_flux_page\".\"id_synthese\" DESC"),
             "{}",
             d.page.sql
         );
@@ -512,7 +582,7 @@ mod tests {
         assert_eq!(o.strategy, Strategy::PageIndex);
         assert_eq!(o.walk_key, None);
         assert!(
-            o.page.sql.contains("ORDER BY \"cd_nom\" DESC, \"id_synthese\" LIMIT"),
+            o.page.sql.contains("ORDER BY \"_gn_flux_page\".\"cd_nom\" DESC, \"_gn_flux_page\".\"id_synthese\" LIMIT"),
             "{}",
             o.page.sql
         );
@@ -528,7 +598,7 @@ mod tests {
         assert_eq!(p.strategy, Strategy::All);
         assert_eq!(
             p.page.sql,
-            format!("SELECT {COLS} FROM {REL} WHERE \"nom_cite\" ILIKE '%' || $1 || '%' AND \"cd_nom\" <= CAST($2 AS bigint) ORDER BY \"id_synthese\"")
+            format!("SELECT {COLS} FROM {REL} AS {A} WHERE \"nom_cite\" ILIKE '%' || $1 || '%' AND \"cd_nom\" <= CAST($2 AS bigint) ORDER BY {A}.\"id_synthese\"")
         );
         assert_eq!(p.page.params, ["Lynx", "10"]);
         assert_eq!(p.page_rows, None);
@@ -569,7 +639,7 @@ mod tests {
         let plan = plan_export_page(&meta(true), &p, None).unwrap();
         assert_eq!(
             plan.page.sql,
-            format!("SELECT {COLS}, public.ST_AsGeoJSON(\"geom\", 6, 0) AS \"geom\" FROM {REL} WHERE public.ST_Intersects(\"geom\", public.ST_Transform(public.ST_GeomFromText($1, 4326), 4326)) ORDER BY \"id_synthese\" LIMIT CAST($2 AS bigint)")
+            format!("SELECT {COLS}, public.ST_AsGeoJSON(\"geom\", 6, 0) FROM {REL} AS {A} WHERE public.ST_Intersects(\"geom\", public.ST_Transform(public.ST_GeomFromText($1, 4326), 4326)) ORDER BY {A}.\"id_synthese\" LIMIT CAST($2 AS bigint)")
         );
         assert_eq!(
             plan.output.last().map(|o| (o.name.as_str(), o.geojson)),

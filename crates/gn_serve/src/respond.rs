@@ -309,6 +309,7 @@ mod tests {
             } else {
                 ColumnKind::Text
             },
+            sql_type: "text".into(),
             geojson,
         }
     }
