@@ -120,7 +120,10 @@ const STATEMENT_TIMEOUT: u32 = 3;
 /// rolled back.
 #[derive(Debug, Clone)]
 pub struct CaughtSqlError {
+    /// The error code's name (`ERRCODE_…`).
     pub sqlstate: String,
+    /// The five-character SQLSTATE.
+    pub code: String,
     pub message: String,
     pub detail: Option<String>,
     pub hint: Option<String>,
@@ -202,16 +205,25 @@ where
     }
 }
 
+/// PostgreSQL's packed error code (MAKE_SQLSTATE: six bits per character) as its five characters.
+fn five_chars(packed: i32) -> String {
+    (0..5)
+        .map(|i| (((packed >> (6 * i)) & 0x3F) as u8 + b'0') as char)
+        .collect()
+}
+
 fn caught_to_error(e: &CaughtError) -> CaughtSqlError {
     match e {
         CaughtError::PostgresError(r) | CaughtError::ErrorReport(r) => CaughtSqlError {
             sqlstate: format!("{:?}", r.sql_error_code()),
+            code: five_chars(r.sql_error_code() as i32),
             message: r.message().to_string(),
             detail: r.detail().map(str::to_string),
             hint: r.hint().map(str::to_string),
         },
         CaughtError::RustPanic { ereport, .. } => CaughtSqlError {
-            sqlstate: "XX000".into(),
+            sqlstate: "ERRCODE_INTERNAL_ERROR".into(),
+            code: "XX000".into(),
             message: ereport.message().to_string(),
             detail: None,
             hint: None,
@@ -263,9 +275,11 @@ pub struct Wake {
 /// Waits for the latch (signals), the readable socket `fd`, or `timeout_ms`; then resets the
 /// latch and serves interrupts (barriers, cancels).
 pub fn wait_latch_or_socket(fd: i32, timeout_ms: i64) -> Wake {
-    let events = (pg_sys::WL_LATCH_SET | pg_sys::WL_SOCKET_READABLE | pg_sys::WL_TIMEOUT | pg_sys::WL_POSTMASTER_DEATH) as i32;
+    let events =
+        (pg_sys::WL_LATCH_SET | pg_sys::WL_SOCKET_READABLE | pg_sys::WL_TIMEOUT | pg_sys::WL_POSTMASTER_DEATH) as i32;
     // SAFETY: MyLatch is the worker's own latch; the call only waits.
-    let rc = unsafe { pg_sys::WaitLatchOrSocket(pg_sys::MyLatch, events, fd, timeout_ms as _, pg_sys::PG_WAIT_EXTENSION) };
+    let rc =
+        unsafe { pg_sys::WaitLatchOrSocket(pg_sys::MyLatch, events, fd, timeout_ms as _, pg_sys::PG_WAIT_EXTENSION) };
     // SAFETY: as above.
     unsafe { pg_sys::ResetLatch(pg_sys::MyLatch) };
     pgrx::check_for_interrupts!();

@@ -41,7 +41,8 @@ pub static API_WORKERS: GucSetting<i32> = GucSetting::<i32>::new(2);
 /// `gn_flux.api_root`: path prefix of the GeoNature-compatible routes.
 pub static API_ROOT: GucSetting<Option<CString>> = GucSetting::<Option<CString>>::new(Some(c"/geonature"));
 /// `gn_flux.api_public_role`: role anonymous callers read public exports as.
-pub static API_PUBLIC_ROLE: GucSetting<Option<CString>> = GucSetting::<Option<CString>>::new(Some(c"gn_flux_anonymous"));
+pub static API_PUBLIC_ROLE: GucSetting<Option<CString>> =
+    GucSetting::<Option<CString>>::new(Some(c"gn_flux_anonymous"));
 /// `gn_flux.api_statement_timeout` (ms): every query of a request.
 pub static API_STATEMENT_TIMEOUT_MS: GucSetting<i32> = GucSetting::<i32>::new(60_000);
 /// `gn_flux.api_max_connections`: open connections per worker.

@@ -241,9 +241,10 @@ CREATE POLICY tracked_relation_write ON gn_flux.tracked_relation FOR ALL
     USING (pg_catalog.has_table_privilege(relation, 'TRIGGER'))
     WITH CHECK (pg_catalog.has_table_privilege(relation, 'TRIGGER'));
 
--- The relations whose deletions a role may see: tracked tables it may read, and tracked tables
--- underneath (through views, at any depth) an export it may read.
-CREATE FUNCTION gn_flux._deletions_visible_to(reader oid, public_exports boolean) RETURNS SETOF regclass
+-- The relations whose deletions a caller may see: tracked tables underneath (through views, at
+-- any depth) a public export, or for a logged-in role an export it may read, and the tracked
+-- tables it may read itself.
+CREATE FUNCTION gn_flux._deletions_visible_to(reader oid, anonymous boolean) RETURNS SETOF regclass
 LANGUAGE sql STABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
@@ -252,7 +253,7 @@ AS $$
           FROM gn_flux.export e
           JOIN pg_catalog.pg_namespace n ON n.nspname OPERATOR(pg_catalog.=) e.schema_name
           JOIN pg_catalog.pg_class v ON v.relnamespace OPERATOR(pg_catalog.=) n.oid AND v.relname OPERATOR(pg_catalog.=) e.view_name
-         WHERE (public_exports AND e.public) OR pg_catalog.has_table_privilege(reader, v.oid, 'SELECT')
+         WHERE e.public OR (NOT anonymous AND pg_catalog.has_table_privilege(reader, v.oid, 'SELECT'))
     ), below (oid) AS (
         SELECT oid FROM readable
         UNION
@@ -265,7 +266,7 @@ AS $$
                                     AND d.refobjid OPERATOR(pg_catalog.<>) b.oid
     )
     SELECT t.relation FROM gn_flux.tracked_relation t
-     WHERE pg_catalog.has_table_privilege(reader, t.relation, 'SELECT')
+     WHERE (NOT anonymous AND pg_catalog.has_table_privilege(reader, t.relation, 'SELECT'))
         OR t.relation::pg_catalog.oid IN (SELECT oid FROM below)
 $$;
 COMMENT ON FUNCTION gn_flux._deletions_visible_to(oid, boolean) IS
@@ -340,20 +341,24 @@ $$;
 COMMENT ON FUNCTION gn_flux.revoke_api_token(integer) IS
   'Revokes an API token by its id (gn_flux.api_tokens.id): true if it was active, false if already revoked. Its creator, superusers and gn_flux_monitor members may.';
 
+-- SECURITY DEFINER: the caller cannot read token hashes. Whoever holds a token may revoke it
+-- (a leaked token is revoked by whoever finds it).
 CREATE FUNCTION gn_flux.revoke_api_token(token text) RETURNS boolean
-LANGUAGE plpgsql
+LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-    found_id integer;
+    was_active boolean;
 BEGIN
-    SELECT t.id INTO found_id FROM gn_flux.api_token t
+    SELECT t.revoked_at IS NULL INTO was_active FROM gn_flux.api_token t
      WHERE t.token_hash OPERATOR(pg_catalog.=) gn_flux._api_token_hash(token);
     IF NOT FOUND THEN
-        RAISE EXCEPTION 'no API token of yours matches' USING ERRCODE = '42704',
+        RAISE EXCEPTION 'no API token matches' USING ERRCODE = '42704',
             HINT = 'Give the token as create_api_token returned it, or revoke by id (gn_flux.api_tokens).';
     END IF;
-    RETURN gn_flux.revoke_api_token(found_id);
+    UPDATE gn_flux.api_token t SET revoked_at = pg_catalog.now()
+     WHERE t.token_hash OPERATOR(pg_catalog.=) gn_flux._api_token_hash(token) AND t.revoked_at IS NULL;
+    RETURN was_active;
 END
 $$;
 COMMENT ON FUNCTION gn_flux.revoke_api_token(text) IS

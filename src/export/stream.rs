@@ -58,27 +58,27 @@ impl WriterThread {
         let abandoned = Arc::new(AtomicBool::new(false));
         let stop = abandoned.clone();
         let handle = crate::ffi::spawn_quiet("gn_flux-export", move || -> gn_export::Result<Summary> {
-                while let Ok(batch) = receiver.recv() {
-                    if stop.load(Ordering::Relaxed) {
-                        break;
-                    }
-                    writer.write_rows(&batch)?;
-                    // (the reader may be gone or behind: then this thread frees the batch)
-                    let _ = give_back.try_send(batch);
-                }
+            while let Ok(batch) = receiver.recv() {
                 if stop.load(Ordering::Relaxed) {
-                    // Dropping the writer removes its scratch files; the caller removes the file.
-                    return Ok(Summary::default());
+                    break;
                 }
-                writer.finish()
-            })
-            .map_err(|e| {
-                GnFluxError::new(
-                    Kind::Internal,
-                    format!("could not start the export writer thread: {e}"),
-                    "Check the server's process limits.",
-                )
-            })?;
+                writer.write_rows(&batch)?;
+                // (the reader may be gone or behind: then this thread frees the batch)
+                let _ = give_back.try_send(batch);
+            }
+            if stop.load(Ordering::Relaxed) {
+                // Dropping the writer removes its scratch files; the caller removes the file.
+                return Ok(Summary::default());
+            }
+            writer.finish()
+        })
+        .map_err(|e| {
+            GnFluxError::new(
+                Kind::Internal,
+                format!("could not start the export writer thread: {e}"),
+                "Check the server's process limits.",
+            )
+        })?;
         Ok(WriterThread {
             sender: Some(sender),
             written,

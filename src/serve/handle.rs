@@ -110,7 +110,9 @@ impl Caller {
 
     fn token_id(&self) -> Option<i32> {
         match self {
-            Caller::Role { token: Some((id, _)), .. } => Some(*id),
+            Caller::Role {
+                token: Some((id, _)), ..
+            } => Some(*id),
             _ => None,
         }
     }
@@ -203,9 +205,14 @@ fn request_id() -> String {
 /// missing privilege (with the message: it names the object), 500 otherwise (logged, the
 /// message is not shown: it may quote data of another role).
 fn sql_failure(e: CaughtSqlError) -> ServeError {
-    match e.sqlstate.as_str() {
-        "ERRCODE_QUERY_CANCELED" => ServeError::new(503, "the query took longer than gn_flux.api_statement_timeout"),
-        "ERRCODE_INSUFFICIENT_PRIVILEGE" => ServeError::forbidden(e.message),
+    match e.code.as_str() {
+        "57014" => ServeError::new(503, "the query took longer than gn_flux.api_statement_timeout"),
+        "42501" => ServeError::forbidden(e.message),
+        // Data exceptions come from parameter values (a bad date, number or WKT): the caller's.
+        c if c.starts_with("22") => ServeError::bad_request(format!("invalid parameter value: {}", e.message)),
+        "XX000" if e.message.contains("invalid geometry") => {
+            ServeError::bad_request(format!("invalid geometry parameter: {}", e.message))
+        }
         _ => {
             pgrx::warning!(
                 "gn_flux api: {} ({}){}{}",
@@ -263,7 +270,9 @@ fn dispatch(
         Route::ExportList => transaction(|| export_list(req, st, outcome))?,
         Route::SyntheseLog => transaction(|| synthese_log(req, st, outcome))?,
         Route::ExportApi { id } => return transaction(|| export_page(id, req, conn, out, st, outcome)),
-        Route::ExportFile { id, format } => return transaction(|| export_file(id, format, conn, out, st, outcome, req)),
+        Route::ExportFile { id, format } => {
+            return transaction(|| export_file(id, format, conn, out, st, outcome, req))
+        }
     };
     outcome.status = whole.status;
     let mut head = ResponseHead::new(whole.status, whole.content_type);
@@ -348,7 +357,7 @@ fn token_caller(id: i32, export: i32, role: &str, active: bool) -> Result<Caller
     Spi::run_with_args(
         "UPDATE gn_flux.api_token SET last_used_at = pg_catalog.now()
           WHERE id OPERATOR(pg_catalog.=) $1
-            AND (last_used_at IS NULL OR last_used_at OPERATOR(pg_catalog.<) pg_catalog.now() OPERATOR(pg_catalog.-) interval '1 minute')",
+            AND (last_used_at IS NULL OR last_used_at OPERATOR(pg_catalog.<) (pg_catalog.now() OPERATOR(pg_catalog.-) interval '1 minute'))",
         &[id.into()],
     )
     .map_err(spi_failure)?;
@@ -365,7 +374,11 @@ fn token_caller(id: i32, export: i32, role: &str, active: bool) -> Result<Caller
 fn authenticate(req: &Request, _st: &State, outcome: &mut Outcome) -> Result<Caller, ServeError> {
     let creds = Credentials::from_request(req);
     let caller = if let Some(c) = creds.export_token() {
-        let found = if is_well_formed(&c.secret) { token_by_hash(&c.hash())? } else { None };
+        let found = if is_well_formed(&c.secret) {
+            token_by_hash(&c.hash())?
+        } else {
+            None
+        };
         match found {
             Some((id, export, role, active)) => token_caller(id, export, &role, active)?,
             None => return Err(ServeError::forbidden("invalid API token")),
@@ -374,11 +387,7 @@ fn authenticate(req: &Request, _st: &State, outcome: &mut Outcome) -> Result<Cal
         let hash = c.hash();
         match (is_well_formed(&c.secret), session_role(&hash)?) {
             (true, Some(name)) => match role_by_name(&name)? {
-                Some((oid, true, _)) => Caller::Role {
-                    name,
-                    oid,
-                    token: None,
-                },
+                Some((oid, true, _)) => Caller::Role { name, oid, token: None },
                 _ => return Err(ServeError::unauthorized()),
             },
             (true, None) => match token_by_hash(&hash)? {
@@ -586,7 +595,9 @@ fn export_list(req: &Request, st: &State, outcome: &mut Outcome) -> Result<Whole
 /// The export's metadata as the reading role sees it (the relation must be readable by it).
 fn export_meta(export: &ExportRow) -> Result<ExportMeta, ServeError> {
     let rel = crate::export::relation::resolve(Some(&export.schema), Some(&export.view)).map_err(|e| match e.kind {
-        Kind::InsufficientPrivilege => ServeError::forbidden(format!("the caller's role may not read export {}", export.id)),
+        Kind::InsufficientPrivilege => {
+            ServeError::forbidden(format!("the caller's role may not read export {}", export.id))
+        }
         _ => gn_failure(e),
     })?;
     let geometry = match &export.geometry_field {
@@ -625,13 +636,7 @@ fn run_count(sql: &str, params: &[String], timeout_ms: i32) -> Result<u64, Serve
 }
 
 /// A count, reused from the cache when fresh and `reuse` allows it.
-fn cached_count(
-    st: &mut State,
-    key: String,
-    sql: &str,
-    params: &[String],
-    reuse: bool,
-) -> Result<u64, ServeError> {
+fn cached_count(st: &mut State, key: String, sql: &str, params: &[String], reuse: bool) -> Result<u64, ServeError> {
     let ttl = st.settings.count_ttl;
     if reuse {
         if let Some((n, at)) = st.counts.get(&key) {
@@ -685,13 +690,7 @@ fn export_page(
         let total = if plan.count.params.is_empty() && plan.count.sql == plan.total.sql {
             count
         } else {
-            cached_count(
-                st,
-                format!("{role_key}:total:{}", meta.id),
-                &plan.total.sql,
-                &[],
-                reuse,
-            )?
+            cached_count(st, format!("{role_key}:total:{}", meta.id), &plan.total.sql, &[], reuse)?
         };
         stream_page(&plan, &meta, &export, conn, out, st, outcome, total, count, &role_key)
     })
@@ -814,7 +813,9 @@ fn export_file(
         )));
     }
     let stem = crate::export::export_file_stem(&export.label);
-    let path = st.scratch.join(format!("{}.{}", std::process::id(), format.extension()));
+    let path = st
+        .scratch
+        .join(format!("{}.{}", std::process::id(), format.extension()));
     let _ = std::fs::remove_file(&path);
     let removed = RemoveOnDrop(path.clone());
     let timeout = st.settings.statement_timeout_ms;
@@ -858,8 +859,8 @@ impl Drop for RemoveOnDrop {
 fn synthese_log(req: &Request, st: &State, outcome: &mut Outcome) -> Result<Whole, ServeError> {
     let caller = authenticate(req, st, outcome)?;
     let q = log_params(&req.query, &st.settings.api)?;
-    let (reader, public_ok) = match &caller {
-        Caller::Role { oid, .. } => (*oid, true),
+    let (reader, anonymous) = match &caller {
+        Caller::Role { oid, .. } => (*oid, false),
         Caller::Anonymous => match public_role(st)? {
             Some((_, oid)) => (oid, true),
             None => return Err(ServeError::unauthorized()),
@@ -877,7 +878,7 @@ fn synthese_log(req: &Request, st: &State, outcome: &mut Outcome) -> Result<Whol
     let mut conditions = vec![
         "d.relation OPERATOR(pg_catalog.=) ANY (ARRAY(SELECT gn_flux._deletions_visible_to(CAST($1 AS pg_catalog.oid), CAST($2 AS boolean))))".to_string(),
     ];
-    let mut params: Vec<String> = vec![u32::from(reader).to_string(), public_ok.to_string()];
+    let mut params: Vec<String> = vec![u32::from(reader).to_string(), anonymous.to_string()];
     for c in &q.dates {
         let op = match c.op {
             CmpOp::Gt => ">",
@@ -894,7 +895,10 @@ fn synthese_log(req: &Request, st: &State, outcome: &mut Outcome) -> Result<Whol
     }
     if let Some(id) = q.id_synthese {
         params.push(id.to_string());
-        conditions.push(format!("d.deleted_id OPERATOR(pg_catalog.=) CAST(${} AS bigint)", params.len()));
+        conditions.push(format!(
+            "d.deleted_id OPERATOR(pg_catalog.=) CAST(${} AS bigint)",
+            params.len()
+        ));
     }
     let filter = conditions.join(" AND ");
     let timeout = st.settings.statement_timeout_ms;

@@ -110,10 +110,10 @@ pub fn register_workers() {
 /// `gn_flux._api_token_secret()`: a new API token and the hash stored for it (the one home of
 /// the token format is `gn_serve::auth`).
 #[pg_extern(name = "_api_token_secret", volatile)]
-pub fn api_token_secret() -> Result<TableIterator<'static, (name!(token, String), name!(hash, String))>, pgrx::pg_sys::panic::ErrorReport> {
-    let (token, hash) = gn_serve::auth::new_token().map_err(|e| {
-        crate::error::GnFluxError::internal(format!("no random bytes for a token: {e}"))
-    })?;
+pub fn api_token_secret(
+) -> Result<TableIterator<'static, (name!(token, String), name!(hash, String))>, pgrx::pg_sys::panic::ErrorReport> {
+    let (token, hash) = gn_serve::auth::new_token()
+        .map_err(|e| crate::error::GnFluxError::internal(format!("no random bytes for a token: {e}")))?;
     Ok(TableIterator::once((token, hash)))
 }
 

@@ -116,7 +116,11 @@ fn accept_loop(
             }
         };
         if open.load(Ordering::Relaxed) >= settings.max_connections {
-            refuse(stream, 503, "too many connections to this gn_flux API worker; retry later");
+            refuse(
+                stream,
+                503,
+                "too many connections to this gn_flux API worker; retry later",
+            );
             continue;
         }
         open.fetch_add(1, Ordering::Relaxed);
@@ -148,7 +152,13 @@ fn refuse(mut stream: TcpStream, status: u16, message: &str) {
 
 fn write_error(stream: &mut TcpStream, head: &ResponseHead, err: &ServeError) {
     let body = error_body(err, "-");
-    let _ = write_response(stream, head, body.as_bytes(), &Conn::closing(), &super::reply::now_http_date());
+    let _ = write_response(
+        stream,
+        head,
+        body.as_bytes(),
+        &Conn::closing(),
+        &super::reply::now_http_date(),
+    );
 }
 
 /// Reads with a deadline for the whole request (a slow-loris client sending a byte at a time

@@ -45,7 +45,10 @@ pub fn run() {
             ffi::exit_for_restart();
         }
     };
-    pgrx::log!("gn_flux api {worker}: serving database \"{database}\" on http://{address}{}", settings.router.root());
+    pgrx::log!(
+        "gn_flux api {worker}: serving database \"{database}\" on http://{address}{}",
+        settings.router.root()
+    );
     let _ = ffi::in_transaction(|| register(worker, &address.to_string()));
     settings = Settings::read();
     let mut st = State::new(settings, scratch.0.clone());
@@ -95,7 +98,10 @@ fn wait_for_extension(database: &str) {
         });
         let problem = match version {
             Ok(Ok(Some(v))) if v == env!("CARGO_PKG_VERSION") => return,
-            Ok(Ok(Some(v))) => format!("gn_flux {v} is installed, the library is {}: run ALTER EXTENSION gn_flux UPDATE", env!("CARGO_PKG_VERSION")),
+            Ok(Ok(Some(v))) => format!(
+                "gn_flux {v} is installed, the library is {}: run ALTER EXTENSION gn_flux UPDATE",
+                env!("CARGO_PKG_VERSION")
+            ),
             Ok(Ok(None)) | Ok(Err(_)) => "gn_flux is not installed: run CREATE EXTENSION gn_flux".to_string(),
             Err(e) => e.message,
         };
@@ -152,7 +158,13 @@ fn flush(worker: i32, st: &mut State) {
             "UPDATE gn_flux.api_worker SET requests = $2, errors = $3, bytes = $4,
                     last_request_at = CAST($5 AS pg_catalog.timestamptz), updated_at = pg_catalog.now()
               WHERE worker OPERATOR(pg_catalog.=) $1",
-            &[worker.into(), c.requests.into(), c.errors.into(), c.bytes.into(), last.into()],
+            &[
+                worker.into(),
+                c.requests.into(),
+                c.errors.into(),
+                c.bytes.into(),
+                last.into(),
+            ],
         )
     });
     match written {
@@ -166,7 +178,7 @@ fn prune(retention_days: i32) {
     let _ = ffi::in_transaction(|| -> Result<(), pgrx::spi::SpiError> {
         if retention_days > 0 {
             Spi::run_with_args(
-                "DELETE FROM gn_flux.api_log WHERE at OPERATOR(pg_catalog.<) pg_catalog.now() OPERATOR(pg_catalog.-) pg_catalog.make_interval(days => $1)",
+                "DELETE FROM gn_flux.api_log WHERE at OPERATOR(pg_catalog.<) (pg_catalog.now() OPERATOR(pg_catalog.-) pg_catalog.make_interval(days => $1))",
                 &[retention_days.into()],
             )?;
         }

@@ -236,7 +236,12 @@ pub fn render_filters(
             FilterOp::Intersects => unreachable!("handled above"),
         };
         out.conditions.push(condition);
-        out.params.push(f.value.trim().to_string());
+        // Text comparisons take the value as sent (GeoNature does not trim: `ilike_x=a ` is
+        // "contains 'a '"); dates and numbers were parsed trimmed, and are bound so.
+        out.params.push(match f.op {
+            FilterOp::Eq | FilterOp::ILike => f.value.clone(),
+            _ => f.value.trim().to_string(),
+        });
     }
     Ok(out)
 }

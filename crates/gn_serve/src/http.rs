@@ -698,7 +698,13 @@ pub fn write_sized_head<W: Write + ?Sized>(
     conn: &Conn,
     date: &str,
 ) -> io::Result<()> {
-    write_head(out, head, Some(("Content-Length", length.to_string())), conn.keep_alive, date)
+    write_head(
+        out,
+        head,
+        Some(("Content-Length", length.to_string())),
+        conn.keep_alive,
+        date,
+    )
 }
 
 /// Writes the head of a streamed response and returns the body writer: chunked for HTTP/1.1,

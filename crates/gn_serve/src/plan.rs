@@ -95,12 +95,18 @@ impl OutputColumn {
             ColumnKind::Numeric => WireValue::Numeric(t),
             ColumnKind::Boolean => WireValue::Bool(t == "t" || t == "true"),
             ColumnKind::Uuid => WireValue::Uuid(t),
-            ColumnKind::Json => serde_json::from_str(&t).map(WireValue::Json).unwrap_or(WireValue::Text(t)),
+            ColumnKind::Json => serde_json::from_str(&t)
+                .map(WireValue::Json)
+                .unwrap_or(WireValue::Text(t)),
             ColumnKind::Date => chrono::NaiveDate::parse_from_str(&t, "%Y-%m-%d")
                 .map(WireValue::Date)
                 .unwrap_or(WireValue::Text(t)),
-            ColumnKind::Timestamp if self.sql_type.contains("with time zone") => WireValue::Text(python_timestamptz(&t)),
-            ColumnKind::Timestamp => parse_timestamp(&t).map(WireValue::Timestamp).unwrap_or(WireValue::Text(t)),
+            ColumnKind::Timestamp if self.sql_type.contains("with time zone") => {
+                WireValue::Text(python_timestamptz(&t))
+            }
+            ColumnKind::Timestamp => parse_timestamp(&t)
+                .map(WireValue::Timestamp)
+                .unwrap_or(WireValue::Text(t)),
             ColumnKind::Text | ColumnKind::Varchar | ColumnKind::Geometry => WireValue::Text(t),
         }
     }
@@ -570,9 +576,9 @@ mod tests {
 
         let d = plan("limit=10&offset=1&orderby=id_synthese:desc", Some("99")).unwrap();
         assert!(
-            d.page
-                .sql
-                .contains("WHERE \"id_synthese\" < CAST($1 AS integer) ORDER BY \"_gn_flux_page\".\"id_synthese\" DESC"),
+            d.page.sql.contains(
+                "WHERE \"id_synthese\" < CAST($1 AS integer) ORDER BY \"_gn_flux_page\".\"id_synthese\" DESC"
+            ),
             "{}",
             d.page.sql
         );
@@ -582,7 +588,9 @@ mod tests {
         assert_eq!(o.strategy, Strategy::PageIndex);
         assert_eq!(o.walk_key, None);
         assert!(
-            o.page.sql.contains("ORDER BY \"_gn_flux_page\".\"cd_nom\" DESC, \"_gn_flux_page\".\"id_synthese\" LIMIT"),
+            o.page
+                .sql
+                .contains("ORDER BY \"_gn_flux_page\".\"cd_nom\" DESC, \"_gn_flux_page\".\"id_synthese\" LIMIT"),
             "{}",
             o.page.sql
         );
