@@ -18,6 +18,7 @@ FAKE_PORT=${GN_FLUX_TEST_FAKE_PORT:-18790}
 cleanup() {
   if [ -f "$WORK/fake.pid" ]; then kill "$(cat "$WORK/fake.pid")" 2>/dev/null || true; fi
   stop_cluster "$CLUSTER" || true
+  rm -f "/etc/postgresql/${PG_MAJOR}/${CLUSTER}/conf.d/91-gn_flux-api.conf"
   [ -n "${GN_FLUX_KEEP_E2E:-}" ] || rm -rf "$WORK"
 }
 trap cleanup EXIT
@@ -54,6 +55,7 @@ ensure_cluster "$CLUSTER" "$PORT"
 stop_cluster "$CLUSTER"
 # An interrupted earlier run may have left its export directory in postgresql.auto.conf.
 sed -i '/^\(gn_flux\.\|log_statement\|log_min_error_statement\)/d' "/var/lib/postgresql/${PG_MAJOR}/${CLUSTER}/postgresql.auto.conf" 2>/dev/null || true
+rm -f "/etc/postgresql/${PG_MAJOR}/${CLUSTER}/conf.d/91-gn_flux-api.conf"
 
 step "Mode 1: gn_flux NOT preloaded (plain CREATE EXTENSION)"
 configure_cluster "$CLUSTER" no ""
@@ -147,6 +149,37 @@ read -r staged2 loaded2 matching2 <<<"$got"
   die "GN2PG's triggers after an update pull: staged $staged2, in the Synthese $loaded2, matching $matching2 (before: $staged)"
 echo "ok - an update pull (inserts, updates, deletions) keeps GN2PG's Synthese in step: $loaded2 observations"
 psql_as_postgres "$CLUSTER" postgres -c "DROP DATABASE gn_flux_gn2pg"
+
+step "Serve I: the API workers answer GeoNature's export API (pages, auth, tokens, deletions, files, robustness, node to node, gn2pg-client)"
+API_PORT=${GN_FLUX_TEST_API_PORT:-18795}
+API_CONF="/etc/postgresql/${PG_MAJOR}/${CLUSTER}/conf.d/91-gn_flux-api.conf"
+cat >"$API_CONF" <<CONF
+gn_flux.api_listen = '127.0.0.1:${API_PORT}'
+gn_flux.api_database = 'gn_flux_serve'
+gn_flux.api_workers = 2
+CONF
+chmod 644 "$API_CONF"
+psql_as_postgres "$CLUSTER" postgres -c "DROP DATABASE IF EXISTS gn_flux_serve" -c "CREATE DATABASE gn_flux_serve" \
+  -c "DROP DATABASE IF EXISTS gn_flux_serve_node" -c "CREATE DATABASE gn_flux_serve_node" >/dev/null
+psql_as_postgres "$CLUSTER" gn_flux_serve -c "CREATE EXTENSION gn_flux CASCADE" >/dev/null
+psql_as_postgres "$CLUSTER" gn_flux_serve_node -c "CREATE EXTENSION gn_flux CASCADE" >/dev/null
+start_cluster "$CLUSTER"
+for i in $(seq 1 100); do
+  rc=0
+  curl -fsS "http://127.0.0.1:${API_PORT}/geonature/api/exports/api/0" >/dev/null 2>&1 || rc=$?
+  [ "$rc" = 22 ] && break  # an HTTP error status: the workers answer
+  sleep 0.1
+done
+(cd "$ROOT" && GN_FLUX_E2E_SERVE_DSN="host=127.0.0.1 port=${PORT} user=gn_flux_e2e password=gn_flux_e2e dbname=gn_flux_serve" \
+  GN_FLUX_E2E_SERVE_NODE_DSN="host=127.0.0.1 port=${PORT} user=gn_flux_e2e password=gn_flux_e2e dbname=gn_flux_serve_node" \
+  GN_FLUX_E2E_SERVE_URL="http://127.0.0.1:${API_PORT}/geonature" \
+  cargo test -p gn_flux_e2e --test serve -- --test-threads=1)
+GN_FLUX_E2E_SERVE_PG="127.0.0.1 ${PORT} gn_flux_e2e gn_flux_e2e gn_flux_serve" \
+  GN_FLUX_E2E_SERVE_URL="http://127.0.0.1:${API_PORT}/geonature" \
+  "$GN2PG_VENV/bin/python" "$ROOT/tests/e2e/gn2pg_served.py" "$ROOT/tests/e2e/served_fixture.sql"
+rm -f "$API_CONF"
+start_cluster "$CLUSTER"
+psql_as_postgres "$CLUSTER" postgres -c "DROP DATABASE gn_flux_serve" -c "DROP DATABASE gn_flux_serve_node" >/dev/null
 
 step "Backups: pg_dump keeps every row gn_flux holds; a restored source goes on incrementally"
 for db in gn_flux_dump_src gn_flux_dump_dst; do
