@@ -179,6 +179,17 @@ pub fn init() {
     define_api_settings();
 }
 
+/// name, short and long description, setting, min, max, flags.
+type IntSetting = (
+    &'static std::ffi::CStr,
+    &'static std::ffi::CStr,
+    &'static std::ffi::CStr,
+    &'static GucSetting<i32>,
+    i32,
+    i32,
+    GucFlags,
+);
+
 fn define_api_settings() {
     GucRegistry::define_string_guc(
         c"gn_flux.api_root",
@@ -196,7 +207,7 @@ fn define_api_settings() {
         GucContext::Sighup,
         GucFlags::default(),
     );
-    let ints: [(&'static std::ffi::CStr, &'static std::ffi::CStr, &'static std::ffi::CStr, &'static GucSetting<i32>, i32, i32, GucFlags); 9] = [
+    let ints: [IntSetting; 9] = [
         (c"gn_flux.api_statement_timeout", c"statement_timeout of every query the API workers run for a request.", c"A request over it answers 503; 0 disables it.", &API_STATEMENT_TIMEOUT_MS, 0, i32::MAX, GucFlags::UNIT_MS),
         (c"gn_flux.api_max_connections", c"Open HTTP connections per API worker; beyond it new connections get 503.", c"Idle keep-alive connections count; each costs a thread and little memory.", &API_MAX_CONNECTIONS, 1, 100_000, GucFlags::default()),
         (c"gn_flux.api_read_timeout", c"Time a request has to arrive whole once its first byte is in.", c"A client slower than this (slow loris) gets 408 and is closed.", &API_READ_TIMEOUT_MS, 100, 3_600_000, GucFlags::UNIT_MS),

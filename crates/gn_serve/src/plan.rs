@@ -671,4 +671,46 @@ mod tests {
         c.remember("w", 2, "30".into());
         assert_eq!((c.len(), c.resume_point("w", 1)), (2, None), "oldest evicted");
     }
+
+    #[test]
+    fn page_values_are_read_from_their_text_form_with_geonature_s_rules() {
+        let col = |kind, sql_type: &str| OutputColumn {
+            name: "c".into(),
+            kind,
+            sql_type: sql_type.into(),
+            geojson: false,
+        };
+        let v = |kind, sql_type: &str, t: &str| col(kind, sql_type).wire_value(Some(t.to_string()));
+        assert_eq!(col(ColumnKind::Text, "text").wire_value(None), WireValue::Null);
+        assert_eq!(v(ColumnKind::Integer, "integer", "-42"), WireValue::Int(-42));
+        assert_eq!(v(ColumnKind::BigInt, "bigint", "9223372036854775807"), WireValue::Int(i64::MAX));
+        assert_eq!(v(ColumnKind::Float, "double precision", "1.5"), WireValue::Float(1.5));
+        assert_eq!(v(ColumnKind::Float, "real", "NaN"), WireValue::Text("NaN".into()));
+        assert_eq!(v(ColumnKind::Numeric, "numeric", "0.00"), WireValue::Numeric("0.00".into()));
+        assert_eq!(v(ColumnKind::Boolean, "boolean", "t"), WireValue::Bool(true));
+        assert_eq!(v(ColumnKind::Boolean, "boolean", "f"), WireValue::Bool(false));
+        assert_eq!(
+            v(ColumnKind::Json, "jsonb", r#"{"a": [1, "x"]}"#),
+            WireValue::Json(serde_json::json!({"a": [1, "x"]}))
+        );
+        assert_eq!(
+            v(ColumnKind::Date, "date", "2024-02-29"),
+            WireValue::Date(chrono::NaiveDate::from_ymd_opt(2024, 2, 29).unwrap())
+        );
+        let ts = v(ColumnKind::Timestamp, "timestamp without time zone", "2024-01-02 03:04:05.5");
+        let mut out = Vec::new();
+        ts.write_json(&mut out).unwrap();
+        assert_eq!(String::from_utf8(out).unwrap(), "\"2024-01-02 03:04:05.500000\"");
+        // Python's str() of an aware datetime: microseconds, and the offset as +HH:MM.
+        let tz = "timestamp with time zone";
+        assert_eq!(
+            v(ColumnKind::Timestamp, tz, "2024-01-02 03:04:05.5+01"),
+            WireValue::Text("2024-01-02 03:04:05.500000+01:00".into())
+        );
+        assert_eq!(
+            v(ColumnKind::Timestamp, tz, "2024-01-02 03:04:05-09:30"),
+            WireValue::Text("2024-01-02 03:04:05-09:30".into())
+        );
+        assert_eq!(v(ColumnKind::Integer, "integer", "x"), WireValue::Text("x".into()), "kept, not lost");
+    }
 }
