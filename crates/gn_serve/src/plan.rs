@@ -683,10 +683,16 @@ mod tests {
         let v = |kind, sql_type: &str, t: &str| col(kind, sql_type).wire_value(Some(t.to_string()));
         assert_eq!(col(ColumnKind::Text, "text").wire_value(None), WireValue::Null);
         assert_eq!(v(ColumnKind::Integer, "integer", "-42"), WireValue::Int(-42));
-        assert_eq!(v(ColumnKind::BigInt, "bigint", "9223372036854775807"), WireValue::Int(i64::MAX));
+        assert_eq!(
+            v(ColumnKind::BigInt, "bigint", "9223372036854775807"),
+            WireValue::Int(i64::MAX)
+        );
         assert_eq!(v(ColumnKind::Float, "double precision", "1.5"), WireValue::Float(1.5));
         assert_eq!(v(ColumnKind::Float, "real", "NaN"), WireValue::Text("NaN".into()));
-        assert_eq!(v(ColumnKind::Numeric, "numeric", "0.00"), WireValue::Numeric("0.00".into()));
+        assert_eq!(
+            v(ColumnKind::Numeric, "numeric", "0.00"),
+            WireValue::Numeric("0.00".into())
+        );
         assert_eq!(v(ColumnKind::Boolean, "boolean", "t"), WireValue::Bool(true));
         assert_eq!(v(ColumnKind::Boolean, "boolean", "f"), WireValue::Bool(false));
         assert_eq!(
@@ -697,7 +703,11 @@ mod tests {
             v(ColumnKind::Date, "date", "2024-02-29"),
             WireValue::Date(chrono::NaiveDate::from_ymd_opt(2024, 2, 29).unwrap())
         );
-        let ts = v(ColumnKind::Timestamp, "timestamp without time zone", "2024-01-02 03:04:05.5");
+        let ts = v(
+            ColumnKind::Timestamp,
+            "timestamp without time zone",
+            "2024-01-02 03:04:05.5",
+        );
         let mut out = Vec::new();
         ts.write_json(&mut out).unwrap();
         assert_eq!(String::from_utf8(out).unwrap(), "\"2024-01-02 03:04:05.500000\"");
@@ -711,6 +721,10 @@ mod tests {
             v(ColumnKind::Timestamp, tz, "2024-01-02 03:04:05-09:30"),
             WireValue::Text("2024-01-02 03:04:05-09:30".into())
         );
-        assert_eq!(v(ColumnKind::Integer, "integer", "x"), WireValue::Text("x".into()), "kept, not lost");
+        assert_eq!(
+            v(ColumnKind::Integer, "integer", "x"),
+            WireValue::Text("x".into()),
+            "kept, not lost"
+        );
     }
 }
