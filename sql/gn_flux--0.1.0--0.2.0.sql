@@ -1246,7 +1246,8 @@ BEGIN
      WHERE a.attrelid OPERATOR(pg_catalog.=) relation AND a.attname OPERATOR(pg_catalog.=) id_column
        AND a.attnum OPERATOR(pg_catalog.>) 0 AND NOT a.attisdropped;
     IF typ IS NULL THEN
-        RAISE EXCEPTION 'column "%" of relation % does not exist', id_column, relation USING ERRCODE = '42703';
+        RAISE EXCEPTION 'column "%" of relation % does not exist', id_column, relation USING ERRCODE = '42703',
+            HINT = 'Give the integer id column of the table (\d in psql lists its columns).';
     END IF;
     IF typ NOT IN ('smallint'::pg_catalog.regtype, 'integer'::pg_catalog.regtype, 'bigint'::pg_catalog.regtype) THEN
         RAISE EXCEPTION 'column "%" of % is %, not an integer', id_column, relation, typ USING ERRCODE = '42804',
@@ -1344,7 +1345,11 @@ BEGIN
         RAISE EXCEPTION 'valid_for must be positive (got %)', valid_for USING ERRCODE = '22023',
             HINT = 'For example ''90 days'' or ''1 year''.';
     END IF;
-    SELECT x.id, x.schema_name, x.view_name INTO e FROM gn_flux.export x WHERE x.label OPERATOR(pg_catalog.=) export;
+    SELECT x.id, x.schema_name, x.view_name, n.oid AS nsp, c.oid AS rel INTO e
+      FROM gn_flux.export x
+      LEFT JOIN pg_catalog.pg_namespace n ON n.nspname OPERATOR(pg_catalog.=) x.schema_name
+      LEFT JOIN pg_catalog.pg_class c ON c.relnamespace OPERATOR(pg_catalog.=) n.oid AND c.relname OPERATOR(pg_catalog.=) x.view_name
+     WHERE x.label OPERATOR(pg_catalog.=) export;
     IF NOT FOUND THEN
         RAISE EXCEPTION 'export "%" does not exist', export USING ERRCODE = '42704',
             HINT = 'See SELECT label FROM gn_flux.export.';
@@ -1354,8 +1359,9 @@ BEGIN
         RAISE EXCEPTION 'permission denied to create a token acting as role %', role_name USING ERRCODE = '42501',
             HINT = 'A token reads as its role: create tokens for your own role or roles you are a member of.';
     END IF;
-    IF NOT pg_catalog.has_table_privilege(role,
-            pg_catalog.format('%I.%I', e.schema_name, e.view_name), 'SELECT') THEN
+    -- (by oid, from the catalog: naming the view would need USAGE on its schema from the caller)
+    IF e.rel IS NULL OR NOT pg_catalog.has_schema_privilege(role, e.nsp, 'USAGE')
+       OR NOT pg_catalog.has_table_privilege(role, e.rel, 'SELECT') THEN
         RAISE EXCEPTION 'role % may not read the view of export "%"', role_name, export USING ERRCODE = '42501',
             HINT = pg_catalog.format('GRANT USAGE ON SCHEMA %I TO %I; GRANT SELECT ON %I.%I TO %I;',
                                      e.schema_name, role_name, e.schema_name, e.view_name, role_name);

@@ -15,7 +15,7 @@ use std::os::fd::AsRawFd;
 use std::os::unix::net::UnixStream;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::mpsc::{sync_channel, Receiver, SyncSender, TrySendError};
-use std::sync::Arc;
+use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
 /// What the network threads need to know (copied from the settings at start and on reload).
@@ -44,6 +44,8 @@ const CONNECTION_STACK: usize = 256 * 1024;
 
 pub struct Network {
     pub jobs: Receiver<Job>,
+    /// Read by the network threads for every connection and request: SIGHUP updates it.
+    settings: Arc<RwLock<NetSettings>>,
     /// Readable when requests wait: watched by the main thread's latch wait.
     wake_reader: UnixStream,
     listener_alive: Arc<AtomicBool>,
@@ -61,6 +63,13 @@ impl Network {
             if n < buf.len() {
                 break;
             }
+        }
+    }
+
+    /// New limits and timeouts for the connections and requests to come (after SIGHUP).
+    pub fn update_settings(&self, settings: NetSettings) {
+        if let Ok(mut s) = self.settings.write() {
+            *s = settings;
         }
     }
 
@@ -88,20 +97,27 @@ pub fn start(address: SocketAddr, settings: NetSettings) -> io::Result<Network> 
     let alive = listener_alive.clone();
     let open = Arc::new(AtomicUsize::new(0));
     let wake = Arc::new(wake_writer);
+    let shared = Arc::new(RwLock::new(settings));
+    let current = shared.clone();
     crate::ffi::spawn_quiet("gn_flux api listener", move || {
-        accept_loop(&listener, settings, &jobs_tx, &wake, &open);
+        accept_loop(&listener, &current, &jobs_tx, &wake, &open);
         alive.store(false, Ordering::Relaxed);
     })?;
     Ok(Network {
         jobs,
+        settings: shared,
         wake_reader,
         listener_alive,
     })
 }
 
+fn read_settings(shared: &RwLock<NetSettings>) -> NetSettings {
+    *shared.read().unwrap_or_else(|e| e.into_inner())
+}
+
 fn accept_loop(
     listener: &TcpListener,
-    settings: NetSettings,
+    shared: &Arc<RwLock<NetSettings>>,
     jobs: &SyncSender<Job>,
     wake: &Arc<UnixStream>,
     open: &Arc<AtomicUsize>,
@@ -115,6 +131,7 @@ fn accept_loop(
                 continue;
             }
         };
+        let settings = read_settings(shared);
         if open.load(Ordering::Relaxed) >= settings.max_connections {
             refuse(
                 stream,
@@ -124,13 +141,13 @@ fn accept_loop(
             continue;
         }
         open.fetch_add(1, Ordering::Relaxed);
-        let (jobs, wake, counter) = (jobs.clone(), wake.clone(), open.clone());
+        let (jobs, wake, counter, shared) = (jobs.clone(), wake.clone(), open.clone(), shared.clone());
         // Threads started here inherit the listener thread's mask: every signal blocked.
         let spawned = std::thread::Builder::new()
             .name("gn_flux api connection".into())
             .stack_size(CONNECTION_STACK)
             .spawn(move || {
-                serve_connection(stream, peer, settings, &jobs, &wake);
+                serve_connection(stream, peer, &shared, &jobs, &wake);
                 counter.fetch_sub(1, Ordering::Relaxed);
             });
         if spawned.is_err() {
@@ -182,11 +199,12 @@ impl Read for DeadlineStream {
 fn serve_connection(
     stream: TcpStream,
     peer: SocketAddr,
-    settings: NetSettings,
+    shared: &RwLock<NetSettings>,
     jobs: &SyncSender<Job>,
     wake: &UnixStream,
 ) {
     let _ = stream.set_nodelay(true);
+    let settings = read_settings(shared);
     let Ok(reading) = stream.try_clone() else { return };
     let mut reader = RequestReader::new(
         DeadlineStream {
@@ -196,6 +214,7 @@ fn serve_connection(
         settings.limits,
     );
     loop {
+        let settings = read_settings(shared);
         // Idle: wait for the first byte of the next request (unless one is already buffered).
         if reader.buffered().is_empty() {
             let waiting = reader.get_mut();

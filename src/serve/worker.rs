@@ -62,6 +62,7 @@ pub fn run() {
         if BackgroundWorker::sighup_received() {
             ffi::reload_configuration();
             st.settings = Settings::read();
+            network.update_settings(st.settings.net);
         }
         network.drain_wakeups();
         while let Ok(job) = network.jobs.try_recv() {

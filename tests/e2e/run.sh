@@ -74,6 +74,8 @@ start_cluster "$CLUSTER"
 run_regress preloaded
 got="$(psql_as_postgres "$CLUSTER" gn_flux_e2e -At -c "SELECT gn_flux._loaded_from_preload()")"
 expect_eq "preloaded: the library comes from shared_preload_libraries" "$got" "t"
+got="$(psql_as_postgres "$CLUSTER" gn_flux_e2e -At -c "SELECT string_agg(name || '=' || setting, ' ' ORDER BY name) FROM pg_settings WHERE name LIKE 'gn_flux.api_%' AND context = 'postmaster'")"
+expect_eq "preloaded: the API workers' postmaster settings (off by default)" "$got" "gn_flux.api_database= gn_flux.api_listen= gn_flux.api_workers=2"
 got="$(psql_as_postgres "$CLUSTER" "$CRON_DB" -At \
   -c "CREATE EXTENSION pg_cron" -c "CREATE EXTENSION gn_flux CASCADE" \
   -c "SELECT cron.schedule('gn_flux-e2e', '*/5 * * * *', 'SELECT gn_flux.version()') > 0" \

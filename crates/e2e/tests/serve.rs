@@ -861,3 +861,47 @@ fn another_gn_flux_node_pulls_the_served_export_exactly() {
     assert_eq!(kind, "update success");
     node.batch_execute("SELECT gn_flux.drop_source('served_node')").unwrap();
 }
+
+/// Puts the API settings back (also when the test fails).
+struct ResetApiSettings;
+
+impl Drop for ResetApiSettings {
+    fn drop(&mut self) {
+        let mut db = connect(SERVE_DSN);
+        for s in ["gn_flux.api_max_page_size", "gn_flux.api_max_connections"] {
+            let _ = db.batch_execute(&format!("ALTER SYSTEM RESET {s}"));
+        }
+        let _ = db.batch_execute("SELECT pg_reload_conf()");
+        std::thread::sleep(Duration::from_millis(1500));
+    }
+}
+
+#[test]
+fn settings_are_reloaded_on_sighup() {
+    let mut db = fixture();
+    let public = export_id(&mut db, "served public");
+    let _reset = ResetApiSettings;
+    db.batch_execute("ALTER SYSTEM SET gn_flux.api_max_page_size = 50").unwrap();
+    db.batch_execute("ALTER SYSTEM SET gn_flux.api_max_connections = 3").unwrap();
+    db.batch_execute("SELECT pg_reload_conf()").unwrap();
+    // Both workers: several new connections in a row must all see the new cap.
+    wait_for("the new page size on every worker", Duration::from_secs(10), || {
+        let all = (0..6).all(|_| get(&format!("/api/exports/api/{public}?limit=1000")).json()["limit"] == 50);
+        all.then_some(())
+    });
+    // The connection cap: 3 per worker, 2 workers; 12 idle connections, the extra ones get 503.
+    let (host, _) = server();
+    let conns: Vec<TcpStream> = (0..12).map(|_| TcpStream::connect(&host).unwrap()).collect();
+    std::thread::sleep(Duration::from_millis(500));
+    let mut refused = 0;
+    for mut c in conns {
+        c.set_read_timeout(Some(Duration::from_millis(300))).unwrap();
+        let mut buf = [0u8; 12];
+        if let Ok(n) = c.read(&mut buf) {
+            if buf[..n].starts_with(b"HTTP/1.1 503") {
+                refused += 1;
+            }
+        }
+    }
+    assert!((6..=12).contains(&refused), "{refused} connections refused");
+}
