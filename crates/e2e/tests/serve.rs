@@ -881,8 +881,10 @@ fn settings_are_reloaded_on_sighup() {
     let mut db = fixture();
     let public = export_id(&mut db, "served public");
     let _reset = ResetApiSettings;
-    db.batch_execute("ALTER SYSTEM SET gn_flux.api_max_page_size = 50").unwrap();
-    db.batch_execute("ALTER SYSTEM SET gn_flux.api_max_connections = 3").unwrap();
+    db.batch_execute("ALTER SYSTEM SET gn_flux.api_max_page_size = 50")
+        .unwrap();
+    db.batch_execute("ALTER SYSTEM SET gn_flux.api_max_connections = 3")
+        .unwrap();
     db.batch_execute("SELECT pg_reload_conf()").unwrap();
     // Both workers: several new connections in a row must all see the new cap.
     wait_for("the new page size on every worker", Duration::from_secs(10), || {
