@@ -49,6 +49,10 @@ pub fn run() {
         "gn_flux api {worker}: serving database \"{database}\" on http://{address}{}",
         settings.router.root()
     );
+    // Every statement of the worker names its objects (pg_catalog, gn_flux, PostGIS's schema);
+    // with the path pinned, nothing planted in another schema (an exact-match operator in
+    // public, say) can stand in for them.
+    let _ = ffi::in_transaction(|| Spi::run("SET search_path = pg_catalog, pg_temp"));
     let _ = ffi::in_transaction(|| register(worker, &address.to_string()));
     settings = Settings::read();
     let mut st = State::new(settings, scratch.0.clone());

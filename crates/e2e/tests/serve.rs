@@ -868,7 +868,11 @@ struct ResetApiSettings;
 impl Drop for ResetApiSettings {
     fn drop(&mut self) {
         let mut db = connect(SERVE_DSN);
-        for s in ["gn_flux.api_max_page_size", "gn_flux.api_max_connections"] {
+        for s in [
+            "gn_flux.api_max_page_size",
+            "gn_flux.api_max_connections",
+            "gn_flux.api_statement_timeout",
+        ] {
             let _ = db.batch_execute(&format!("ALTER SYSTEM RESET {s}"));
         }
         let _ = db.batch_execute("SELECT pg_reload_conf()");
@@ -906,4 +910,21 @@ fn settings_are_reloaded_on_sighup() {
         }
     }
     assert!((6..=12).contains(&refused), "{refused} connections refused");
+    // gn_flux.api_statement_timeout: a slow view answers 503, and the worker goes on.
+    db.batch_execute(
+        "CREATE VIEW served.v_slow AS SELECT id_synthese, nom_cite FROM served.obs WHERE pg_sleep(0.001) IS NOT NULL;
+         GRANT SELECT ON served.v_slow TO gn_flux_anonymous;
+         INSERT INTO gn_flux.export (label, schema_name, view_name, public) VALUES ('served slow', 'served', 'v_slow', true);",
+    )
+    .unwrap();
+    let slow = export_id(&mut db, "served slow");
+    let t = Instant::now();
+    let r = get(&format!("/api/exports/api/{slow}?limit=10"));
+    assert_eq!(r.status, 503, "{}", String::from_utf8_lossy(&r.body));
+    assert!(r.json()["description"]
+        .as_str()
+        .unwrap()
+        .contains("api_statement_timeout"));
+    assert!(t.elapsed() < Duration::from_secs(5), "{:?}", t.elapsed());
+    assert_eq!(get(&format!("/api/exports/api/{public}?limit=10")).status, 200);
 }
