@@ -889,6 +889,8 @@ fn settings_are_reloaded_on_sighup() {
         .unwrap();
     db.batch_execute("ALTER SYSTEM SET gn_flux.api_max_connections = 3")
         .unwrap();
+    db.batch_execute("ALTER SYSTEM SET gn_flux.api_statement_timeout = '300ms'")
+        .unwrap();
     db.batch_execute("SELECT pg_reload_conf()").unwrap();
     // Both workers: several new connections in a row must all see the new cap.
     wait_for("the new page size on every worker", Duration::from_secs(10), || {
