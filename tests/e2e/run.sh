@@ -60,6 +60,10 @@ rm -f "/etc/postgresql/${PG_MAJOR}/${CLUSTER}/conf.d/91-gn_flux-api.conf"
 step "Mode 1: gn_flux NOT preloaded (plain CREATE EXTENSION)"
 configure_cluster "$CLUSTER" no ""
 start_cluster "$CLUSTER"
+# Databases an interrupted run of the Serve step may have left (their objects would keep the
+# test roles from being dropped and created again).
+psql_as_postgres "$CLUSTER" postgres -c "DROP DATABASE IF EXISTS gn_flux_serve WITH (FORCE)" \
+  -c "DROP DATABASE IF EXISTS gn_flux_serve_node WITH (FORCE)" >/dev/null 2>&1
 run_regress not-preloaded
 psql_as_postgres "$CLUSTER" postgres -c "DROP DATABASE IF EXISTS gn_flux_e2e" -c "CREATE DATABASE gn_flux_e2e"
 got="$(psql_as_postgres "$CLUSTER" gn_flux_e2e -At -c "CREATE EXTENSION gn_flux CASCADE" -c "SELECT gn_flux._loaded_from_preload()")"
