@@ -47,6 +47,8 @@ ROWS = env_int("BENCH_ROWS", 1_000_000)
 GN2PG_ROWS = env_int("BENCH_GN2PG_ROWS", 100_000)
 REPS = env_int("BENCH_REPS", 5)
 CLIENTS = env_int("BENCH_CLIENTS", 16)
+# gn2pg-client writes one row per transaction (about 500 rows/s here): one pull each by default.
+GN2PG_REPS = env_int("BENCH_GN2PG_REPS", 1)
 LIMIT = 1000
 GN2PG_CLI = str(Path(sys.executable).parent / "gn2pg_cli")
 DEPTHS = [0, 100_000, 900_000]
@@ -80,7 +82,7 @@ SELECT i, md5('obs' || i)::uuid, 60000 + i % 5000, 'Taxon ' || (i % 5000) || ' (
   FROM generate_series(1, {ROWS}) i;
 CREATE VIEW bench_serve.v_obs AS SELECT * FROM bench_serve.obs;
 CREATE VIEW bench_serve.v_obs_gn2pg AS SELECT * FROM bench_serve.obs WHERE id_synthese <= {GN2PG_ROWS};
-VACUUM ANALYZE bench_serve.obs;
+ANALYZE bench_serve.obs;
 INSERT INTO gn_flux.export (label, schema_name, view_name, public) VALUES
     ('bench 1m', 'bench_serve', 'v_obs', true), ('bench gn2pg', 'bench_serve', 'v_obs_gn2pg', false);
 GRANT USAGE ON SCHEMA bench_serve TO gn_flux_anonymous;
@@ -197,6 +199,7 @@ def main(report: Path) -> None:
     log(f"setup: {ROWS} rows")
     with conn.cursor() as cur:
         cur.execute(SETUP)
+        cur.execute("VACUUM ANALYZE bench_serve.obs")
     export_id = scalar(conn, "SELECT id FROM gn_flux.export WHERE label = 'bench 1m'")
     gn2pg_export = scalar(conn, "SELECT id FROM gn_flux.export WHERE label = 'bench gn2pg'")
     res["postgres"] = scalar(conn, "SELECT version()")
@@ -258,7 +261,7 @@ def main(report: Path) -> None:
         ("stand-in", f"http://127.0.0.1:{GN_PORT}/geonature", 1, "admin", "admin"),
     ]:
         times = []
-        for _ in range(max(1, min(REPS, 3))):
+        for _ in range(GN2PG_REPS):
             times.append(gn2pg_full(conn, url, export, user, password))
         res["gn2pg"][name] = statistics.median(times)
         log(f"gn2pg-client full pull from {name}: {res['gn2pg'][name]:.1f} s")

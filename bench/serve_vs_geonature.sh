@@ -12,6 +12,7 @@
 #   BENCH_GN2PG_ROWS=100000      rows of the gn2pg-client pulls (from gn_flux and the stand-in)
 #   BENCH_REPS=5                 repetitions of the per-depth page timings
 #   BENCH_CLIENTS=16             concurrent clients
+#   BENCH_GN2PG_REPS=1           gn2pg-client pulls from each server (medians)
 #   BENCH_GEONATURE_STRIDE=1     time GeoNature's SQL walk on every Nth page only (×N)
 #   GN_FLUX_BENCH_SKIP_INSTALL=1 use the gn_flux already installed
 #   GN_FLUX_BENCH_PROFILE=release|debug

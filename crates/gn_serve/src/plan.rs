@@ -340,30 +340,49 @@ pub fn plan_export_page(
             format!(" WHERE {}", c.join(" AND "))
         }
     };
-    // ORDER BY names the relation's columns qualified: a bare name would pick the select
-    // list's text cast of the same name, and order numbers as text.
-    let mut order_by = format!(
-        " ORDER BY {PAGE_ALIAS}.{}{}",
-        quoted(&order_col.name)?,
-        if order.descending { " DESC" } else { "" }
-    );
-    if let Some(p) = pk.filter(|p| p.name != order_col.name) {
-        order_by.push_str(&format!(", {PAGE_ALIAS}.{}", quoted(&p.name)?));
-    }
-    let mut sql = format!(
-        "SELECT {} FROM {relation} AS {PAGE_ALIAS}{}{order_by}",
-        select.join(", "),
-        where_clause(&conditions)
-    );
-    let lookahead = strategy == Strategy::Keyset;
-    if let PageLimit::Rows(n) = params.limit {
-        sql.push_str(&format!(" LIMIT CAST(${} AS bigint)", values.len() + 1));
-        values.push((n + u64::from(lookahead)).to_string());
-        if strategy != Strategy::Resume && params.page > 0 {
-            sql.push_str(&format!(" OFFSET CAST(${} AS bigint)", values.len() + 1));
-            values.push(params.row_offset().to_string());
+    // ORDER BY in the outer query names the columns qualified: a bare name would pick the
+    // select list's text cast of the same name, and order numbers as text.
+    let order_terms = |prefix: &str| -> Result<String, ServeError> {
+        let mut o = format!(
+            " ORDER BY {prefix}{}{}",
+            quoted(&order_col.name)?,
+            if order.descending { " DESC" } else { "" }
+        );
+        if let Some(p) = pk.filter(|p| p.name != order_col.name) {
+            o.push_str(&format!(", {prefix}{}", quoted(&p.name)?));
         }
-    }
+        Ok(o)
+    };
+    let outer_order = order_terms(&format!("{PAGE_ALIAS}."))?;
+    let lookahead = strategy == Strategy::Keyset;
+    let sql = match params.limit {
+        // Every row: one ordered scan, streamed.
+        PageLimit::All => format!(
+            "SELECT {} FROM {relation} AS {PAGE_ALIAS}{}{outer_order}",
+            select.join(", "),
+            where_clause(&conditions)
+        ),
+        // A page: the rows are chosen by an inner query that selects the view's columns as they
+        // are, and only the page's rows are cast to text. (Cast in the same query, every row an
+        // OFFSET skips would be cast too: 3x slower at a depth of 900,000 rows.)
+        PageLimit::Rows(n) => {
+            let mut inner = format!(
+                "SELECT * FROM {relation}{}{} LIMIT CAST(${} AS bigint)",
+                where_clause(&conditions),
+                order_terms("")?,
+                values.len() + 1
+            );
+            values.push((n + u64::from(lookahead)).to_string());
+            if strategy != Strategy::Resume && params.page > 0 {
+                inner.push_str(&format!(" OFFSET CAST(${} AS bigint)", values.len() + 1));
+                values.push(params.row_offset().to_string());
+            }
+            format!(
+                "SELECT {} FROM ({inner}) AS {PAGE_ALIAS}{outer_order}",
+                select.join(", ")
+            )
+        }
+    };
 
     let count = SqlQuery {
         sql: format!("SELECT count(*) FROM {relation}{}", where_clause(&count_conditions)),
@@ -526,7 +545,7 @@ mod tests {
         assert_eq!(p.strategy, Strategy::Keyset);
         assert_eq!(
             p.page.sql,
-            format!("SELECT {COLS} FROM {REL} AS {A} WHERE \"derniere_action\" >= CAST($1 AS timestamp without time zone) AND \"id_synthese\" >= CAST($2 AS bigint) ORDER BY {A}.\"id_synthese\" LIMIT CAST($3 AS bigint)")
+            format!("SELECT {COLS} FROM (SELECT * FROM {REL} WHERE \"derniere_action\" >= CAST($1 AS timestamp without time zone) AND \"id_synthese\" >= CAST($2 AS bigint) ORDER BY \"id_synthese\" LIMIT CAST($3 AS bigint)) AS {A} ORDER BY {A}.\"id_synthese\"")
         );
         assert_eq!(p.page.params, ["2024-01-01 10:00:00", "1001", "1001"]);
         assert!(p.lookahead);
@@ -554,7 +573,7 @@ mod tests {
         assert_eq!(
             p.page.sql,
             format!(
-                "SELECT {COLS} FROM {REL} AS {A} ORDER BY {A}.\"id_synthese\" LIMIT CAST($1 AS bigint) OFFSET CAST($2 AS bigint)"
+                "SELECT {COLS} FROM (SELECT * FROM {REL} ORDER BY \"id_synthese\" LIMIT CAST($1 AS bigint) OFFSET CAST($2 AS bigint)) AS {A} ORDER BY {A}.\"id_synthese\""
             )
         );
         assert_eq!(p.page.params, ["100", "300"]);
@@ -567,7 +586,7 @@ mod tests {
         assert_eq!(r.strategy, Strategy::Resume);
         assert_eq!(
             r.page.sql,
-            format!("SELECT {COLS} FROM {REL} AS {A} WHERE \"id_synthese\" > CAST($1 AS integer) ORDER BY {A}.\"id_synthese\" LIMIT CAST($2 AS bigint)")
+            format!("SELECT {COLS} FROM (SELECT * FROM {REL} WHERE \"id_synthese\" > CAST($1 AS integer) ORDER BY \"id_synthese\" LIMIT CAST($2 AS bigint)) AS {A} ORDER BY {A}.\"id_synthese\"")
         );
         assert_eq!(r.page.params, ["4242", "100"]);
         assert_eq!(r.total_filtered(100, 1050), 750);
@@ -576,9 +595,9 @@ mod tests {
 
         let d = plan("limit=10&offset=1&orderby=id_synthese:desc", Some("99")).unwrap();
         assert!(
-            d.page.sql.contains(
-                "WHERE \"id_synthese\" < CAST($1 AS integer) ORDER BY \"_gn_flux_page\".\"id_synthese\" DESC"
-            ),
+            d.page
+                .sql
+                .contains("WHERE \"id_synthese\" < CAST($1 AS integer) ORDER BY \"id_synthese\" DESC LIMIT"),
             "{}",
             d.page.sql
         );
@@ -590,7 +609,7 @@ mod tests {
         assert!(
             o.page
                 .sql
-                .contains("ORDER BY \"_gn_flux_page\".\"cd_nom\" DESC, \"_gn_flux_page\".\"id_synthese\" LIMIT"),
+                .contains("ORDER BY \"cd_nom\" DESC, \"id_synthese\" LIMIT CAST($1 AS bigint) OFFSET CAST($2 AS bigint)) AS \"_gn_flux_page\" ORDER BY \"_gn_flux_page\".\"cd_nom\" DESC, \"_gn_flux_page\".\"id_synthese\""),
             "{}",
             o.page.sql
         );
@@ -647,7 +666,7 @@ mod tests {
         let plan = plan_export_page(&meta(true), &p, None).unwrap();
         assert_eq!(
             plan.page.sql,
-            format!("SELECT {COLS}, public.ST_AsGeoJSON(\"geom\", 6, 0) FROM {REL} AS {A} WHERE public.ST_Intersects(\"geom\", public.ST_Transform(public.ST_GeomFromText($1, 4326), 4326)) ORDER BY {A}.\"id_synthese\" LIMIT CAST($2 AS bigint)")
+            format!("SELECT {COLS}, public.ST_AsGeoJSON(\"geom\", 6, 0) FROM (SELECT * FROM {REL} WHERE public.ST_Intersects(\"geom\", public.ST_Transform(public.ST_GeomFromText($1, 4326), 4326)) ORDER BY \"id_synthese\" LIMIT CAST($2 AS bigint)) AS {A} ORDER BY {A}.\"id_synthese\"")
         );
         assert_eq!(
             plan.output.last().map(|o| (o.name.as_str(), o.geojson)),
