@@ -1355,6 +1355,10 @@ BEGIN
             HINT = 'See SELECT label FROM gn_flux.export.';
     END IF;
     SELECT r.rolname INTO role_name FROM pg_catalog.pg_roles r WHERE r.oid OPERATOR(pg_catalog.=) role;
+    IF (SELECT r.rolsuper FROM pg_catalog.pg_roles r WHERE r.oid OPERATOR(pg_catalog.=) role) THEN
+        RAISE EXCEPTION 'a token may not act as the superuser %', role_name USING ERRCODE = '42501',
+            HINT = 'A superuser bypasses row-level security: create a role that reads only the export''s view, and a token for it.';
+    END IF;
     IF NOT pg_catalog.pg_has_role(current_user, role, 'MEMBER') THEN
         RAISE EXCEPTION 'permission denied to create a token acting as role %', role_name USING ERRCODE = '42501',
             HINT = 'A token reads as its role: create tokens for your own role or roles you are a member of.';

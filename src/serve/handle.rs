@@ -350,9 +350,15 @@ fn token_caller(id: i32, export: i32, role: &str, active: bool) -> Result<Caller
     if !active {
         return Err(ServeError::forbidden("this API token has expired or was revoked"));
     }
-    let Some((oid, _, _)) = role_by_name(role)? else {
+    let Some((oid, _, superuser)) = role_by_name(role)? else {
         return Err(ServeError::forbidden("the role of this API token no longer exists"));
     };
+    if superuser {
+        // (create_api_token refuses superusers; a role made superuser later is refused here)
+        return Err(ServeError::forbidden(
+            "the role of this API token is a superuser: tokens may not act as one",
+        ));
+    }
     // (at most once a minute per token: the column says "recently", not every request)
     Spi::run_with_args(
         "UPDATE gn_flux.api_token SET last_used_at = pg_catalog.now()

@@ -39,6 +39,7 @@ SELECT status FROM gn_flux.api_tokens;
 SELECT gn_flux.create_api_token(NULL);
 SELECT gn_flux.create_api_token('no such export');
 SELECT gn_flux.create_api_token('regress api', valid_for => '-1 day');
+SELECT gn_flux.create_api_token('regress api', (SELECT oid FROM pg_roles WHERE rolname = current_user)::regrole);
 SELECT gn_flux.revoke_api_token(999999);
 SELECT gn_flux.revoke_api_token('not a token');
 
