@@ -1120,9 +1120,10 @@ CREATE TABLE gn_flux.api_session (
     created_at timestamptz NOT NULL DEFAULT pg_catalog.now(),
     expires_at timestamptz NOT NULL
 );
+SELECT pg_catalog.pg_extension_config_dump('gn_flux.api_session', '');
 REVOKE ALL ON gn_flux.api_session FROM PUBLIC;
 COMMENT ON TABLE gn_flux.api_session IS
-  'internal: API login sessions (SHA-256 of the token, role, expiry), shared by the API workers; expired rows are removed by them. Not dumped: sessions are not data.';
+  'internal: API login sessions (SHA-256 of the token, role, expiry), shared by the API workers; expired rows are removed by them. Dumped, so a restored database keeps its open sessions as it keeps its tokens.';
 
 -- The access log.
 CREATE TABLE gn_flux.api_log (
@@ -1162,6 +1163,8 @@ CREATE TABLE gn_flux.api_worker (
     last_request_at timestamptz,
     updated_at      timestamptz NOT NULL
 );
+-- (dumped with the rest: a restored row is overwritten when its worker starts)
+SELECT pg_catalog.pg_extension_config_dump('gn_flux.api_worker', '');
 REVOKE ALL ON gn_flux.api_worker FROM PUBLIC;
 COMMENT ON TABLE gn_flux.api_worker IS
   'internal: the counters of each API worker, written by the workers (every second while they serve). Read gn_flux.api_status.';
