@@ -261,13 +261,13 @@ fn dispatch(
     let whole = match route {
         Route::Login => transaction(|| login(req, st, outcome))?,
         Route::Modules => transaction(|| {
-            let caller = authenticate(req, st, outcome)?;
+            let caller = authenticate(req, outcome)?;
             match caller {
                 Caller::Anonymous => Err(ServeError::unauthorized()),
                 Caller::Role { .. } => Ok(Whole::json(modules_reply(1))),
             }
         })?,
-        Route::ExportList => transaction(|| export_list(req, st, outcome))?,
+        Route::ExportList => transaction(|| export_list(req, outcome))?,
         Route::SyntheseLog => transaction(|| synthese_log(req, st, outcome))?,
         Route::ExportApi { id } => return transaction(|| export_page(id, req, conn, out, st, outcome)),
         Route::ExportFile { id, format } => {
@@ -377,7 +377,7 @@ fn token_caller(id: i32, export: i32, role: &str, active: bool) -> Result<Caller
 /// GeoNature's order: an export token (`?token=`, `api-key`) decides first, and a wrong one is
 /// refused even with a valid login; then a bearer token (a login token, or an export token) or
 /// the login cookie; else anonymous.
-fn authenticate(req: &Request, _st: &State, outcome: &mut Outcome) -> Result<Caller, ServeError> {
+fn authenticate(req: &Request, outcome: &mut Outcome) -> Result<Caller, ServeError> {
     let creds = Credentials::from_request(req);
     let caller = if let Some(c) = creds.export_token() {
         let found = if is_well_formed(&c.secret) {
@@ -555,8 +555,8 @@ fn reader_for(caller: &Caller, export: &ExportRow, st: &State) -> Result<pg_sys:
     }
 }
 
-fn export_list(req: &Request, st: &State, outcome: &mut Outcome) -> Result<Whole, ServeError> {
-    let caller = authenticate(req, st, outcome)?;
+fn export_list(req: &Request, outcome: &mut Outcome) -> Result<Whole, ServeError> {
+    let caller = authenticate(req, outcome)?;
     let Caller::Role { oid, token, .. } = caller else {
         return Err(ServeError::unauthorized());
     };
@@ -670,7 +670,7 @@ fn export_page(
     st: &mut State,
     outcome: &mut Outcome,
 ) -> Result<(), ServeError> {
-    let caller = authenticate(req, st, outcome)?;
+    let caller = authenticate(req, outcome)?;
     let export = export_row(id)?;
     let reader = reader_for(&caller, &export, st)?;
     let params = export_params(&req.query, &st.settings.api)?;
@@ -809,7 +809,7 @@ fn export_file(
     outcome: &mut Outcome,
     req: &Request,
 ) -> Result<(), ServeError> {
-    let caller = authenticate(req, st, outcome)?;
+    let caller = authenticate(req, outcome)?;
     let export = export_row(id)?;
     let reader = reader_for(&caller, &export, st)?;
     if format.needs_geometry() && export.geometry_field.is_none() {
@@ -863,7 +863,7 @@ impl Drop for RemoveOnDrop {
 // ---------------------------------------------------------------------------------------------
 
 fn synthese_log(req: &Request, st: &State, outcome: &mut Outcome) -> Result<Whole, ServeError> {
-    let caller = authenticate(req, st, outcome)?;
+    let caller = authenticate(req, outcome)?;
     let q = log_params(&req.query, &st.settings.api)?;
     let (reader, anonymous) = match &caller {
         Caller::Role { oid, .. } => (*oid, false),
