@@ -40,6 +40,11 @@ pub static API_DATABASE: GucSetting<Option<CString>> = GucSetting::<Option<CStri
 pub static API_WORKERS: GucSetting<i32> = GucSetting::<i32>::new(2);
 /// `gn_flux.api_root`: path prefix of the GeoNature-compatible routes.
 pub static API_ROOT: GucSetting<Option<CString>> = GucSetting::<Option<CString>>::new(Some(c"/geonature"));
+/// `gn_flux.api_public_url`: scheme and host of absolute links (behind a proxy); empty = from the request.
+pub static API_PUBLIC_URL: GucSetting<Option<CString>> = GucSetting::<Option<CString>>::new(None);
+/// `gn_flux.api_dashboard_role`: members of this role (and superusers' roles) see the dashboard.
+pub static API_DASHBOARD_ROLE: GucSetting<Option<CString>> =
+    GucSetting::<Option<CString>>::new(Some(c"gn_flux_monitor"));
 /// `gn_flux.api_public_role`: role anonymous callers read public exports as.
 pub static API_PUBLIC_ROLE: GucSetting<Option<CString>> =
     GucSetting::<Option<CString>>::new(Some(c"gn_flux_anonymous"));
@@ -200,6 +205,22 @@ fn define_api_settings() {
         GucFlags::default(),
     );
     GucRegistry::define_string_guc(
+        c"gn_flux.api_public_url",
+        c"Scheme, host and port the links of the OGC API and the web pages start with, e.g. https://data.example.org.",
+        c"Empty by default: taken from the request (X-Forwarded-Proto and X-Forwarded-Host of a proxy, else Host).",
+        &API_PUBLIC_URL,
+        GucContext::Sighup,
+        GucFlags::default(),
+    );
+    GucRegistry::define_string_guc(
+        c"gn_flux.api_dashboard_role",
+        c"Role whose members may see the monitoring dashboard of the web pages.",
+        c"gn_flux_monitor by default; they see what the role's grants show (sources, runs, errors, scheduled exports, API usage).",
+        &API_DASHBOARD_ROLE,
+        GucContext::Sighup,
+        GucFlags::default(),
+    );
+    GucRegistry::define_string_guc(
         c"gn_flux.api_public_role",
         c"Role whose privileges anonymous API callers get on public exports.",
         c"gn_flux_anonymous by default (NOLOGIN, created by the extension): GRANT it SELECT on the views of public exports. Empty: public exports need credentials too.",
@@ -329,6 +350,16 @@ pub fn api_database() -> Option<String> {
 /// `gn_flux.api_root` ("" when unset).
 pub fn api_root() -> String {
     setting_text(&API_ROOT).unwrap_or_default()
+}
+
+/// `gn_flux.api_public_url`, if set and not empty.
+pub fn api_public_url() -> Option<String> {
+    setting_text(&API_PUBLIC_URL)
+}
+
+/// `gn_flux.api_dashboard_role`, if set and not empty.
+pub fn api_dashboard_role() -> Option<String> {
+    setting_text(&API_DASHBOARD_ROLE)
 }
 
 /// `gn_flux.api_public_role`, if set and not empty.

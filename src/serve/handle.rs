@@ -71,6 +71,8 @@ pub struct State {
     pub counters: Counters,
     pub last_request_at: Option<String>,
     scratch: std::path::PathBuf,
+    /// `(role, export)` → (extent, when): the collections' extents, costly on big views.
+    pub(super) extents: HashMap<String, (super::ogc::Extent, Instant)>,
 }
 
 impl State {
@@ -84,13 +86,14 @@ impl State {
             counters: Counters::default(),
             last_request_at: None,
             scratch,
+            extents: HashMap::new(),
         }
     }
 }
 
 /// The caller, once its credentials are checked.
 #[derive(Debug, Clone)]
-enum Caller {
+pub(super) enum Caller {
     Anonymous,
     Role {
         name: String,
@@ -120,26 +123,46 @@ impl Caller {
 
 /// What a handler reports for the access log.
 #[derive(Default)]
-struct Outcome {
-    export_id: Option<i32>,
-    role_name: Option<String>,
-    token_id: Option<i32>,
-    rows: Option<i64>,
+pub(super) struct Outcome {
+    pub export_id: Option<i32>,
+    pub role_name: Option<String>,
+    pub token_id: Option<i32>,
+    pub rows: Option<i64>,
     /// The reply was started (head sent): an error can no longer be answered, only cut.
-    started: bool,
-    status: u16,
+    pub started: bool,
+    pub status: u16,
+    /// How an error is answered.
+    pub errors: ErrorStyle,
+}
+
+/// The body of an error reply: GeoNature's JSON, OGC's exception JSON, or an HTML page.
+#[derive(Default, Clone, Copy, PartialEq, Eq)]
+pub(super) enum ErrorStyle {
+    #[default]
+    GeoNature,
+    Ogc,
+    Html,
 }
 
 /// A whole (non-streamed) reply.
-struct Whole {
-    status: u16,
-    content_type: &'static str,
-    headers: Vec<(String, String)>,
-    body: Vec<u8>,
+pub(super) struct Whole {
+    pub status: u16,
+    pub content_type: &'static str,
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
 }
 
 impl Whole {
-    fn json(body: impl Into<Vec<u8>>) -> Whole {
+    pub fn with(status: u16, content_type: &'static str, body: impl Into<Vec<u8>>) -> Whole {
+        Whole {
+            status,
+            content_type,
+            headers: Vec::new(),
+            body: body.into(),
+        }
+    }
+
+    pub fn json(body: impl Into<Vec<u8>>) -> Whole {
         Whole {
             status: 200,
             content_type: JSON,
@@ -158,6 +181,9 @@ pub fn handle(job: Job, st: &mut State) {
     let mut outcome = Outcome::default();
     let route = st.settings.router.route(&req.method, &req.path);
     let route_name = route.as_ref().map(|r| r.name()).unwrap_or("unknown").to_string();
+    if req.path.starts_with(&format!("{}/ogc", st.settings.router.root())) {
+        outcome.errors = ErrorStyle::Ogc;
+    }
     let result = match route {
         Ok(route) => dispatch(route, &req, &conn, &mut out, st, &mut outcome),
         Err(e) => Err(e),
@@ -166,8 +192,12 @@ pub fn handle(job: Job, st: &mut State) {
         Ok(()) => (outcome.status, None, true),
         Err(err) if outcome.started => (outcome.status, Some(err.message), false),
         Err(err) => {
-            let body = error_body(&err, &request_id());
-            let _ = write_response(&mut out, &error_head(&err), body.as_bytes(), &conn, &now_http_date());
+            let (head, body) = match outcome.errors {
+                ErrorStyle::GeoNature => (error_head(&err), error_body(&err, &request_id())),
+                ErrorStyle::Ogc => super::ogc::error_reply(&err),
+                ErrorStyle::Html => super::pages::error_reply(&err, st, &req),
+            };
+            let _ = write_response(&mut out, &head, body.as_bytes(), &conn, &now_http_date());
             (err.status, (err.status >= 500).then_some(err.message), true)
         }
     };
@@ -196,7 +226,7 @@ pub fn handle(job: Job, st: &mut State) {
     });
 }
 
-fn request_id() -> String {
+pub(super) fn request_id() -> String {
     let (shown, _) = new_token().unwrap_or_default();
     shown.chars().take(16).collect()
 }
@@ -204,7 +234,7 @@ fn request_id() -> String {
 /// A PostgreSQL error caught in a request: 503 for a statement timeout or cancel, 403 for a
 /// missing privilege (with the message: it names the object), 500 otherwise (logged, the
 /// message is not shown: it may quote data of another role).
-fn sql_failure(e: CaughtSqlError) -> ServeError {
+pub(super) fn sql_failure(e: CaughtSqlError) -> ServeError {
     match e.code.as_str() {
         "57014" => ServeError::new(503, "the query took longer than gn_flux.api_statement_timeout"),
         "42501" => ServeError::forbidden(e.message),
@@ -226,7 +256,7 @@ fn sql_failure(e: CaughtSqlError) -> ServeError {
     }
 }
 
-fn gn_failure(e: GnFluxError) -> ServeError {
+pub(super) fn gn_failure(e: GnFluxError) -> ServeError {
     match e.kind {
         Kind::InsufficientPrivilege => ServeError::forbidden(format!("{} ({})", e.message, e.hint)),
         Kind::InvalidArgument => ServeError::bad_request(e.message),
@@ -237,12 +267,12 @@ fn gn_failure(e: GnFluxError) -> ServeError {
     }
 }
 
-fn spi_failure(e: pgrx::spi::SpiError) -> ServeError {
+pub(super) fn spi_failure(e: pgrx::spi::SpiError) -> ServeError {
     gn_failure(GnFluxError::from(e))
 }
 
 /// Runs `f` in a transaction; a PostgreSQL error becomes a [`ServeError`].
-fn transaction<T>(f: impl FnOnce() -> Result<T, ServeError>) -> Result<T, ServeError> {
+pub(super) fn transaction<T>(f: impl FnOnce() -> Result<T, ServeError>) -> Result<T, ServeError> {
     match ffi::in_transaction(f) {
         Ok(r) => r,
         Err(e) => Err(sql_failure(e)),
@@ -259,6 +289,14 @@ fn dispatch(
 ) -> Result<(), ServeError> {
     outcome.export_id = route.export_id();
     let whole = match route {
+        Route::Ogc(r) => {
+            outcome.errors = ErrorStyle::Ogc;
+            return super::ogc::dispatch(r, req, conn, out, st, outcome);
+        }
+        Route::Page(p) => {
+            outcome.errors = ErrorStyle::Html;
+            super::pages::dispatch(p, req, st, outcome)?
+        }
         Route::Login => transaction(|| login(req, st, outcome))?,
         Route::Modules => transaction(|| {
             let caller = authenticate(req, outcome)?;
@@ -274,6 +312,15 @@ fn dispatch(
             return transaction(|| export_file(id, format, conn, out, st, outcome, req))
         }
     };
+    send_whole(whole, conn, out, outcome)
+}
+
+pub(super) fn send_whole(
+    whole: Whole,
+    conn: &Conn,
+    out: &mut SocketOut,
+    outcome: &mut Outcome,
+) -> Result<(), ServeError> {
     outcome.status = whole.status;
     let mut head = ResponseHead::new(whole.status, whole.content_type);
     for (k, v) in whole.headers {
@@ -288,7 +335,7 @@ fn dispatch(
 // Who calls
 // ---------------------------------------------------------------------------------------------
 
-fn role_by_name(name: &str) -> Result<Option<(pg_sys::Oid, bool, bool)>, ServeError> {
+pub(super) fn role_by_name(name: &str) -> Result<Option<(pg_sys::Oid, bool, bool)>, ServeError> {
     Spi::connect(|c| {
         let mut rows = c.select(
             "SELECT oid, rolcanlogin, rolsuper FROM pg_catalog.pg_roles WHERE rolname OPERATOR(pg_catalog.=) $1",
@@ -377,7 +424,7 @@ fn token_caller(id: i32, export: i32, role: &str, active: bool) -> Result<Caller
 /// GeoNature's order: an export token (`?token=`, `api-key`) decides first, and a wrong one is
 /// refused even with a valid login; then a bearer token (a login token, or an export token) or
 /// the login cookie; else anonymous.
-fn authenticate(req: &Request, outcome: &mut Outcome) -> Result<Caller, ServeError> {
+pub(super) fn authenticate(req: &Request, outcome: &mut Outcome) -> Result<Caller, ServeError> {
     let creds = Credentials::from_request(req);
     let caller = if let Some(c) = creds.export_token() {
         let found = if is_well_formed(&c.secret) {
@@ -410,25 +457,32 @@ fn authenticate(req: &Request, outcome: &mut Outcome) -> Result<Caller, ServeErr
     Ok(caller)
 }
 
-fn login(req: &Request, st: &mut State, outcome: &mut Outcome) -> Result<Whole, ServeError> {
-    let body = login_request(&req.body)?;
+/// A new login session.
+pub(super) struct Session {
+    pub oid: pg_sys::Oid,
+    pub token: String,
+    pub expires: chrono::DateTime<chrono::Utc>,
+}
+
+/// Checks a role's password and opens a session (the API login and the login page).
+pub(super) fn open_session(login: &str, password: &str, st: &mut State) -> Result<Session, ServeError> {
     let now = Instant::now();
     st.failures.retain(|_, (_, t)| now.duration_since(*t) < LOGIN_WINDOW);
-    if st.failures.get(&body.login).is_some_and(|(n, _)| *n >= LOGIN_FAILURES) {
+    if st.failures.get(login).is_some_and(|(n, _)| *n >= LOGIN_FAILURES) {
         return Err(ServeError::new(
             429,
             "too many failed logins for this role: wait a minute before trying again",
         ));
     }
     let refused = |st: &mut State| {
-        let e = st.failures.entry(body.login.clone()).or_insert((0, now));
+        let e = st.failures.entry(login.to_string()).or_insert((0, now));
         e.0 += 1;
         ServeError::new(401, INCORRECT_LOGIN)
     };
-    let Some((oid, can_login, superuser)) = role_by_name(&body.login)? else {
+    let Some((oid, can_login, superuser)) = role_by_name(login)? else {
         return Err(refused(st));
     };
-    if body.password.is_empty() || !can_login || !ffi::password_matches(&body.login, &body.password) {
+    if password.is_empty() || !can_login || !ffi::password_matches(login, password) {
         return Err(refused(st));
     }
     if superuser {
@@ -446,18 +500,25 @@ fn login(req: &Request, st: &mut State, outcome: &mut Outcome) -> Result<Whole, 
     .map_err(spi_failure)?;
     Spi::run_with_args(
         "INSERT INTO gn_flux.api_session (token_hash, role_name, expires_at) VALUES ($1, $2, CAST($3 AS pg_catalog.timestamptz))",
-        &[hash.as_str().into(), body.login.as_str().into(), expires.to_rfc3339().as_str().into()],
+        &[hash.as_str().into(), login.into(), expires.to_rfc3339().as_str().into()],
     )
     .map_err(spi_failure)?;
+    Ok(Session { oid, token, expires })
+}
+
+fn login(req: &Request, st: &mut State, outcome: &mut Outcome) -> Result<Whole, ServeError> {
+    let body = login_request(&req.body)?;
+    let session = open_session(&body.login, &body.password, st)?;
     outcome.role_name = Some(body.login.clone());
     let user = LoginUser {
-        id_role: u32::from(oid) as i64,
+        id_role: u32::from(session.oid) as i64,
         identifiant: body.login.clone(),
     };
-    let mut whole = Whole::json(login_reply(&user, &token, &expires));
-    whole
-        .headers
-        .push(("Set-Cookie".into(), login_cookie(&token, &expires, false)));
+    let mut whole = Whole::json(login_reply(&user, &session.token, &session.expires));
+    whole.headers.push((
+        "Set-Cookie".into(),
+        login_cookie(&session.token, &session.expires, false),
+    ));
     Ok(whole)
 }
 
@@ -465,49 +526,59 @@ fn login(req: &Request, st: &mut State, outcome: &mut Outcome) -> Result<Whole, 
 // Exports
 // ---------------------------------------------------------------------------------------------
 
-struct ExportRow {
-    id: i32,
-    label: String,
-    schema: String,
-    view: String,
-    pk: String,
-    geometry_field: Option<String>,
-    public: bool,
-    licence: License,
+pub(super) struct ExportRow {
+    pub id: i32,
+    pub label: String,
+    pub schema: String,
+    pub view: String,
+    pub pk: String,
+    pub geometry_field: Option<String>,
+    pub public: bool,
+    pub licence: License,
+    pub description: Option<String>,
 }
 
-fn export_row(id: i32) -> Result<ExportRow, ServeError> {
-    let row = Spi::connect(|c| {
-        let mut rows = c.select(
-            "SELECT e.label, e.schema_name, e.view_name, e.view_pk_column, e.geometry_field, e.public,
-                    l.name_licence::pg_catalog.text, l.url_licence::pg_catalog.text
+/// Registered exports: one by id, or all (by label).
+pub(super) fn export_rows(id: Option<i32>) -> Result<Vec<ExportRow>, ServeError> {
+    Spi::connect(|c| {
+        let rows = c.select(
+            "SELECT e.id, e.label, e.schema_name, e.view_name, e.view_pk_column, e.geometry_field, e.public,
+                    l.name_licence::pg_catalog.text, l.url_licence::pg_catalog.text, e.description
                FROM gn_flux.export e JOIN gn_flux.licence l ON l.id_licence OPERATOR(pg_catalog.=) e.licence
-              WHERE e.id OPERATOR(pg_catalog.=) $1",
-            Some(1),
+              WHERE $1::pg_catalog.int4 IS NULL OR e.id OPERATOR(pg_catalog.=) $1
+              ORDER BY e.label COLLATE \"C\"",
+            None,
             &[id.into()],
         )?;
-        Ok::<_, pgrx::spi::SpiError>(match rows.next() {
-            Some(r) => Some(ExportRow {
-                id,
-                label: r.get(1)?.unwrap_or_default(),
-                schema: r.get(2)?.unwrap_or_default(),
-                view: r.get(3)?.unwrap_or_default(),
-                pk: r.get(4)?.unwrap_or_default(),
-                geometry_field: r.get(5)?,
-                public: r.get(6)?.unwrap_or(false),
+        let mut out = Vec::new();
+        for r in rows {
+            out.push(ExportRow {
+                id: r.get(1)?.unwrap_or_default(),
+                label: r.get(2)?.unwrap_or_default(),
+                schema: r.get(3)?.unwrap_or_default(),
+                view: r.get(4)?.unwrap_or_default(),
+                pk: r.get(5)?.unwrap_or_default(),
+                geometry_field: r.get(6)?,
+                public: r.get(7)?.unwrap_or(false),
                 licence: License {
-                    name: r.get(7)?.unwrap_or_default(),
-                    href: r.get(8)?.unwrap_or_default(),
+                    name: r.get(8)?.unwrap_or_default(),
+                    href: r.get(9)?.unwrap_or_default(),
                 },
-            }),
-            None => None,
-        })
+                description: r.get(10)?,
+            });
+        }
+        Ok::<_, pgrx::spi::SpiError>(out)
     })
-    .map_err(spi_failure)?;
-    row.ok_or_else(|| ServeError::export_not_found(id))
+    .map_err(spi_failure)
 }
 
-fn can_read(role: pg_sys::Oid, export: &ExportRow) -> Result<bool, ServeError> {
+pub(super) fn export_row(id: i32) -> Result<ExportRow, ServeError> {
+    export_rows(Some(id))?
+        .pop()
+        .ok_or_else(|| ServeError::export_not_found(id))
+}
+
+pub(super) fn can_read(role: pg_sys::Oid, export: &ExportRow) -> Result<bool, ServeError> {
     Spi::get_one_with_args::<bool>(
         "SELECT COALESCE(pg_catalog.has_table_privilege($1,
                     pg_catalog.to_regclass(pg_catalog.format('%I.%I', $2::pg_catalog.text, $3::pg_catalog.text))::pg_catalog.oid,
@@ -518,7 +589,7 @@ fn can_read(role: pg_sys::Oid, export: &ExportRow) -> Result<bool, ServeError> {
     .map_err(spi_failure)
 }
 
-fn public_role(st: &State) -> Result<Option<(String, pg_sys::Oid)>, ServeError> {
+pub(super) fn public_role(st: &State) -> Result<Option<(String, pg_sys::Oid)>, ServeError> {
     match &st.settings.public_role {
         Some(name) => Ok(role_by_name(name)?.map(|(oid, _, _)| (name.clone(), oid))),
         None => Ok(None),
@@ -527,7 +598,7 @@ fn public_role(st: &State) -> Result<Option<(String, pg_sys::Oid)>, ServeError> 
 
 /// The role a caller reads `export` as: its token's or its own role, or the public role for a
 /// public export. 401 for an anonymous caller on a private export, 403 otherwise.
-fn reader_for(caller: &Caller, export: &ExportRow, st: &State) -> Result<pg_sys::Oid, ServeError> {
+pub(super) fn reader_for(caller: &Caller, export: &ExportRow, st: &State) -> Result<pg_sys::Oid, ServeError> {
     let public = || -> Result<Option<pg_sys::Oid>, ServeError> {
         if !export.public {
             return Ok(None);
@@ -599,7 +670,7 @@ fn export_list(req: &Request, outcome: &mut Outcome) -> Result<Whole, ServeError
 }
 
 /// The export's metadata as the reading role sees it (the relation must be readable by it).
-fn export_meta(export: &ExportRow) -> Result<ExportMeta, ServeError> {
+pub(super) fn export_meta(export: &ExportRow) -> Result<ExportMeta, ServeError> {
     let rel = crate::export::relation::resolve(Some(&export.schema), Some(&export.view)).map_err(|e| match e.kind {
         Kind::InsufficientPrivilege => {
             ServeError::forbidden(format!("the caller's role may not read export {}", export.id))
@@ -630,11 +701,11 @@ fn export_meta(export: &ExportRow) -> Result<ExportMeta, ServeError> {
     })
 }
 
-fn args(params: &[String]) -> Vec<pgrx::datum::DatumWithOid<'_>> {
+pub(super) fn args(params: &[String]) -> Vec<pgrx::datum::DatumWithOid<'_>> {
     params.iter().map(|p| p.as_str().into()).collect()
 }
 
-fn run_count(sql: &str, params: &[String], timeout_ms: i32) -> Result<u64, ServeError> {
+pub(super) fn run_count(sql: &str, params: &[String], timeout_ms: i32) -> Result<u64, ServeError> {
     ffi::arm_statement_timeout(timeout_ms);
     let n = Spi::get_one_with_args::<i64>(sql, &args(params)).map_err(spi_failure)?;
     ffi::disarm_statement_timeout();
@@ -642,7 +713,13 @@ fn run_count(sql: &str, params: &[String], timeout_ms: i32) -> Result<u64, Serve
 }
 
 /// A count, reused from the cache when fresh and `reuse` allows it.
-fn cached_count(st: &mut State, key: String, sql: &str, params: &[String], reuse: bool) -> Result<u64, ServeError> {
+pub(super) fn cached_count(
+    st: &mut State,
+    key: String,
+    sql: &str,
+    params: &[String],
+    reuse: bool,
+) -> Result<u64, ServeError> {
     let ttl = st.settings.count_ttl;
     if reuse {
         if let Some((n, at)) = st.counts.get(&key) {
@@ -795,7 +872,7 @@ fn stream_page(
     Ok(())
 }
 
-fn client_gone(e: std::io::Error) -> ServeError {
+pub(super) fn client_gone(e: std::io::Error) -> ServeError {
     ServeError::new(499, format!("the reply could not be sent: {e}"))
 }
 

@@ -4,7 +4,9 @@
 //! - [`net`]: the network threads (accept, read, parse; never PostgreSQL);
 //! - [`worker`]: each worker's main thread (latch wait, settings, access log, status);
 //! - [`handle`]: one request (who calls, as which role, the SQL, the reply);
-//! - [`reply`]: writing on the connection from the main thread.
+//! - [`reply`]: writing on the connection from the main thread;
+//! - [`ogc`]: OGC API – Features and the OpenAPI document ("Serve II");
+//! - [`pages`]: the web pages (export catalogue, dashboard, login, documentation).
 //!
 //! HTTP parsing, routing, parameters, the SQL of a page and GeoNature's reply shapes are the
 //! pure crate `gn_serve`'s; the SQL objects (tokens, sessions, access log, deletion log) are in
@@ -12,6 +14,8 @@
 
 pub mod handle;
 pub mod net;
+pub mod ogc;
+pub mod pages;
 pub mod reply;
 pub mod worker;
 
@@ -30,6 +34,8 @@ pub struct Settings {
     pub router: Router,
     pub api: ApiSettings,
     pub public_role: Option<String>,
+    pub public_url: Option<String>,
+    pub dashboard_role: Option<String>,
     pub statement_timeout_ms: i32,
     pub send_timeout: Duration,
     pub count_ttl: Duration,
@@ -59,6 +65,8 @@ impl Settings {
                 ..ApiSettings::default()
             },
             public_role: gucs::api_public_role(),
+            public_url: gucs::api_public_url(),
+            dashboard_role: gucs::api_dashboard_role(),
             statement_timeout_ms: gucs::API_STATEMENT_TIMEOUT_MS.get(),
             send_timeout: ms(gucs::API_SEND_TIMEOUT_MS.get()),
             count_ttl: Duration::from_secs(gucs::API_COUNT_TTL_S.get().max(0) as u64),

@@ -13,11 +13,16 @@
 
 pub mod auth;
 pub mod error;
+pub mod features;
+pub mod html;
 pub mod http;
+pub mod ogc;
+pub mod openapi;
 pub mod params;
 pub mod plan;
 pub mod respond;
 pub mod routes;
+pub mod site;
 
 pub use error::ServeError;
 pub use http::{Method, Request};

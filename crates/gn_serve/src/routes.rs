@@ -9,6 +9,10 @@
 //! | [`Route::SyntheseLog`] | GET | `/api/synthese/log` |
 //! | [`Route::Login`] | POST | `/api/auth/login` |
 //!
+//! Besides them: OGC API – Features under `/ogc` ([`Route::Ogc`], see [`crate::ogc`]) and the web
+//! pages ([`Route::Page`]: `/catalogue`, `/dashboard`, `/login`, `/logout`, `/docs`, `/assets/…`;
+//! the root itself leads to the catalogue).
+//!
 //! GET routes answer HEAD too (as Werkzeug does). Another path: 404; another method: 405 with
 //! `Allow`. `<id>` is Werkzeug's `int` converter (digits only), as a PostgreSQL `integer`.
 
@@ -83,8 +87,50 @@ impl FileFormat {
     }
 }
 
+/// The web pages.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PageRoute {
+    /// The root: a redirect to the catalogue.
+    Home,
+    Catalogue,
+    Dashboard,
+    LoginForm,
+    LoginSubmit,
+    Logout,
+    TokenCreate,
+    TokenRevoke,
+    /// The interactive API documentation.
+    Docs,
+    Asset(Asset),
+}
+
+/// Static files compiled into the library.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Asset {
+    Style,
+    DocsScript,
+}
+
+impl Asset {
+    pub fn body(self) -> &'static str {
+        match self {
+            Asset::Style => include_str!("../assets/style.css"),
+            Asset::DocsScript => include_str!("../assets/docs.js"),
+        }
+    }
+
+    pub fn content_type(self) -> &'static str {
+        match self {
+            Asset::Style => "text/css; charset=utf-8",
+            Asset::DocsScript => "text/javascript; charset=utf-8",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Route {
+    Ogc(crate::ogc::OgcRoute),
+    Page(PageRoute),
     Modules,
     ExportList,
     ExportApi { id: i32 },
@@ -103,6 +149,17 @@ impl Route {
             Route::ExportFile { .. } => "export_file",
             Route::SyntheseLog => "synthese_log",
             Route::Login => "login",
+            Route::Ogc(r) => r.name(),
+            Route::Page(p) => match p {
+                PageRoute::Home => "page_home",
+                PageRoute::Catalogue => "page_catalogue",
+                PageRoute::Dashboard => "page_dashboard",
+                PageRoute::LoginForm | PageRoute::LoginSubmit => "page_login",
+                PageRoute::Logout => "page_logout",
+                PageRoute::TokenCreate | PageRoute::TokenRevoke => "page_tokens",
+                PageRoute::Docs => "page_docs",
+                PageRoute::Asset(_) => "asset",
+            },
         }
     }
 
@@ -171,6 +228,33 @@ impl Router {
             return Err(ServeError::not_found());
         }
         let segments: Vec<&str> = rest[1..].split('/').collect();
+        if segments[0] == "ogc" {
+            let route = crate::ogc::OgcRoute::parse(&segments[1..]).ok_or_else(ServeError::not_found)?;
+            crate::ogc::check_method(method)?;
+            return Ok(Route::Ogc(route));
+        }
+        let page = match segments.as_slice() {
+            [""] => Some((PageRoute::Home, false)),
+            ["catalogue"] => Some((PageRoute::Catalogue, false)),
+            ["dashboard"] => Some((PageRoute::Dashboard, false)),
+            ["docs"] => Some((PageRoute::Docs, false)),
+            ["login"] if *method == Method::Post => Some((PageRoute::LoginSubmit, true)),
+            ["login"] => Some((PageRoute::LoginForm, false)),
+            ["logout"] => Some((PageRoute::Logout, true)),
+            ["catalogue", "tokens"] => Some((PageRoute::TokenCreate, true)),
+            ["catalogue", "tokens", "revoke"] => Some((PageRoute::TokenRevoke, true)),
+            ["assets", "style.css"] => Some((PageRoute::Asset(Asset::Style), false)),
+            ["assets", "docs.js"] => Some((PageRoute::Asset(Asset::DocsScript), false)),
+            _ => None,
+        };
+        if let Some((page, post)) = page {
+            return match (post, method) {
+                (false, Method::Get | Method::Head) | (true, Method::Post) => Ok(Route::Page(page)),
+                (false, _) if page == PageRoute::LoginForm => Err(ServeError::method_not_allowed("GET, HEAD, POST")),
+                (false, _) => Err(ServeError::method_not_allowed("GET, HEAD")),
+                (true, _) => Err(ServeError::method_not_allowed("POST")),
+            };
+        }
         let (route, post) = match segments.as_slice() {
             ["api", "gn_commons", "modules"] => (Route::Modules, false),
             ["api", "exports"] | ["api", "exports", ""] => (Route::ExportList, false),
@@ -240,8 +324,7 @@ mod tests {
         for p in [
             "/api/exports/api/1",
             "/geonaturex/api/exports/api/1",
-            "/geonature",
-            "/geonature/",
+            "/geonature/ogc/collections/a/b",
             "/geonature/api/exports/api/",
             "/geonature/api/exports/api/-1",
             "/geonature/api/exports/api/1x",
@@ -260,6 +343,28 @@ mod tests {
         assert_eq!((e.status, e.allow), (405, Some("GET, HEAD")));
         let e = r.route(&Method::Delete, "/geonature/api/nope").unwrap_err();
         assert_eq!(e.status, 404, "an unknown path is 404 whatever the method");
+        assert_eq!(get(&r, "/geonature/"), Ok(Route::Page(PageRoute::Home)));
+        assert_eq!(get(&r, "/geonature"), Err(404));
+        assert_eq!(
+            r.route(&Method::Post, "/geonature/login"),
+            Ok(Route::Page(PageRoute::LoginSubmit))
+        );
+        assert_eq!(get(&r, "/geonature/login"), Ok(Route::Page(PageRoute::LoginForm)));
+        assert_eq!(r.route(&Method::Get, "/geonature/logout").unwrap_err().status, 405);
+        assert_eq!(
+            get(&r, "/geonature/ogc/collections/x/items"),
+            Ok(Route::Ogc(crate::ogc::OgcRoute::Items("x".into())))
+        );
+        assert_eq!(
+            r.route(&Method::Options, "/geonature/ogc/collections")
+                .map(|r| r.name()),
+            Ok("ogc_collections")
+        );
+        assert_eq!(
+            r.route(&Method::Post, "/geonature/ogc/collections").unwrap_err().status,
+            405
+        );
+        assert!(Asset::Style.body().contains('{') && Asset::DocsScript.body().contains("function"));
         let e = r.route(&Method::Get, "/geonature/api/exports/3/pdf").unwrap_err();
         assert!(e.message.contains("pdf"), "{}", e.message);
     }
