@@ -20,7 +20,7 @@ die() { printf 'error: %s\n' "$*" >&2; exit 1; }
 
 APT_PACKAGES=(
   postgresql-15 postgresql-server-dev-15 postgresql-15-postgis-3 postgresql-15-cron
-  libclang-dev clang pkg-config libssl-dev sudo gdal-bin curl ca-certificates python3-venv
+  libclang-dev clang pkg-config libssl-dev sudo gdal-bin curl ca-certificates python3-venv chromium
 )
 
 ensure_packages() {
@@ -205,6 +205,26 @@ ensure_gn2pg_venv() { # venv
   [ -x "$1/bin/python" ] || python3 -m venv "$1"
   "$1/bin/pip" install -q --disable-pip-version-check "gn2pg-client==${GN2PG_VERSION}" psycopg2-binary
   gn2pg_venv_ok "$1" || die "the venv $1 does not provide gn2pg-client ${GN2PG_VERSION} and psycopg2"
+}
+# The Serve II test's Python tools: psycopg2 and a real OpenAPI validator (pinned), in a venv
+# of their own (gn2pg-client pins its own dependencies).
+OPENAPI_VALIDATOR_VERSION=0.9.0
+ogc_venv_ok() { # venv
+  "$1/bin/python" - "$OPENAPI_VALIDATOR_VERSION" <<'PY' 2>/dev/null
+import sys
+from importlib.metadata import version
+import psycopg2  # noqa: F401
+sys.exit(0 if version("openapi-spec-validator") == sys.argv[1] else 1)
+PY
+}
+ensure_ogc_venv() { # venv
+  if ogc_venv_ok "$1"; then
+    echo "venv $1: openapi-spec-validator ${OPENAPI_VALIDATOR_VERSION} and psycopg2 present"
+    return
+  fi
+  [ -x "$1/bin/python" ] || python3 -m venv "$1"
+  "$1/bin/pip" install -q --disable-pip-version-check "openapi-spec-validator==${OPENAPI_VALIDATOR_VERSION}" psycopg2-binary
+  ogc_venv_ok "$1" || die "the venv $1 does not provide openapi-spec-validator ${OPENAPI_VALIDATOR_VERSION} and psycopg2"
 }
 # GN2PG's own trigger script in a venv made by ensure_gn2pg_venv.
 gn2pg_to_gnsynthese() { # venv

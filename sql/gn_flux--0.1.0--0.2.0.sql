@@ -1424,3 +1424,8 @@ END
 $$;
 COMMENT ON FUNCTION gn_flux.revoke_api_token(text) IS
   'Revokes an API token given the token itself: true if it was active.';
+
+-- The dashboard of the web pages (GET <root>/dashboard) shows the run log and the error log to
+-- members of gn_flux.api_dashboard_role (gn_flux_monitor by default), read as their role: they
+-- already see run details in gn_flux.status, and these logs are those details.
+GRANT SELECT ON gn_flux.import_log, gn_flux.error_log TO gn_flux_monitor;

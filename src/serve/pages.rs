@@ -37,6 +37,7 @@ pub(super) fn site_for(req: &Request, st: &State, caller: Option<&Caller>) -> Si
         root: st.settings.router.root().to_string(),
         csrf: user.as_ref().and(csrf_of(req)),
         user,
+        version: env!("CARGO_PKG_VERSION").into(),
     }
 }
 
@@ -419,7 +420,8 @@ fn dashboard(req: &Request, st: &mut State, outcome: &mut Outcome) -> Result<Who
     };
     let params = vec![filters.source.clone(), filters.status.clone(), filters.days.to_string()];
     let timeout = st.settings.statement_timeout_ms;
-    let since = "pg_catalog.now() OPERATOR(pg_catalog.-) pg_catalog.make_interval(days => CAST($3 AS integer))";
+    // (parenthesised: OPERATOR() binds no tighter than the comparison around it)
+    let since = "(pg_catalog.now() OPERATOR(pg_catalog.-) pg_catalog.make_interval(days => CAST($3 AS integer)))";
     let sources_sql = "FROM gn_flux.status ORDER BY source";
     let runs_from = format!(
         "FROM gn_flux.import_log WHERE ($1 OPERATOR(pg_catalog.=) '' OR source OPERATOR(pg_catalog.=) $1)

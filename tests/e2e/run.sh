@@ -183,6 +183,15 @@ done
 GN_FLUX_E2E_SERVE_PG="127.0.0.1 ${PORT} gn_flux_e2e gn_flux_e2e gn_flux_serve" \
   GN_FLUX_E2E_SERVE_URL="http://127.0.0.1:${API_PORT}/geonature" \
   "$GN2PG_VENV/bin/python" "$ROOT/tests/e2e/gn2pg_served.py" "$ROOT/tests/e2e/served_fixture.sql"
+
+step "Serve II: OGC API – Features (GDAL's OAPIF driver, PostGIS-checked filters and CRS), the OpenAPI document (validated), the web pages in headless Chromium"
+OGC_VENV="${GN_FLUX_OGC_VENV:-$ROOT/.venv-ogc}"
+ensure_ogc_venv "$OGC_VENV"
+python3 "$ROOT/tests/e2e/browser_selftest.py"
+GN_FLUX_E2E_SERVE_PG="127.0.0.1 ${PORT} gn_flux_e2e gn_flux_e2e gn_flux_serve" \
+  GN_FLUX_E2E_SERVE_URL="http://127.0.0.1:${API_PORT}/geonature" \
+  GN_FLUX_E2E_ARTIFACTS="${GN_FLUX_E2E_ARTIFACTS:-${CARGO_TARGET_DIR:-$ROOT/target}/e2e-artifacts}" \
+  "$OGC_VENV/bin/python" "$ROOT/tests/e2e/ogc_served.py"
 rm -f "$API_CONF"
 start_cluster "$CLUSTER"
 psql_as_postgres "$CLUSTER" postgres -c "DROP DATABASE gn_flux_serve" -c "DROP DATABASE gn_flux_serve_node" >/dev/null

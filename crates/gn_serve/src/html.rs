@@ -32,6 +32,8 @@ pub struct Site {
     pub user: Option<String>,
     /// The anti-forgery token of the session (hidden field `csrf`).
     pub csrf: Option<String>,
+    /// The extension's version, for the footer.
+    pub version: String,
 }
 
 impl Site {
@@ -85,7 +87,7 @@ pub fn frame(site: &Site, title: &str, main_attrs: &str, body: &str, script: Opt
         title = esc(title),
         css = esc(&site.href("/assets/style.css")),
         home = esc(&site.href("/catalogue")),
-        version = env!("CARGO_PKG_VERSION"),
+        version = esc(&site.version),
         script = script
             .map(|src| format!("<script src=\"{}\"></script>", esc(src)))
             .unwrap_or_default(),
@@ -310,6 +312,7 @@ mod tests {
             root: "/gn".into(),
             user: Some("<b>".into()),
             csrf: Some("t".into()),
+            version: "0.2.0".into(),
         };
         let p = page(&site, "T<", "<p>x</p>");
         assert!(p.starts_with("<!DOCTYPE html>"));

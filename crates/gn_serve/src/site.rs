@@ -60,6 +60,19 @@ fn notice_html(n: &Notice) -> String {
     }
 }
 
+/// `20000` as `20,000`.
+pub fn thousands(n: u64) -> String {
+    let digits = n.to_string();
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
 /// A status as a badge: success/active green, failed red, running blue, others amber.
 pub fn badge(status: &str) -> String {
     let class = match status.to_ascii_lowercase().as_str() {
@@ -108,8 +121,8 @@ pub fn catalogue(site: &Site, entries: &[CatalogueEntry], notice: Option<&Notice
              <h2>{label} {visibility}</h2><p>{desc}</p><dl class=\"meta\">\
              <dt>Rows</dt><dd class=\"num\" data-testid=\"rows\">{rows}</dd>\
              <dt>Licence</dt><dd><a href=\"{lic_href}\">{lic}</a></dd>\
-             <dt>JSON API</dt><dd><a data-testid=\"api-link\" href=\"{api}\">{api}</a></dd>\
-             <dt>OGC API – Features</dt><dd><a data-testid=\"ogc-link\" href=\"{ogc}?f=html\">{ogc}</a></dd></dl>\
+             <dt>GeoNature API</dt><dd><a data-testid=\"api-link\" href=\"{api}\">export {id} (JSON pages)</a></dd>\
+             <dt>OGC API – Features</dt><dd><a data-testid=\"ogc-link\" href=\"{ogc}?f=html\">collection <code>{ogc_id}</code></a></dd></dl>\
              <p class=\"downloads\">{downloads}</p>",
             id = e.id,
             label_attr = esc(&e.label),
@@ -120,7 +133,8 @@ pub fn catalogue(site: &Site, entries: &[CatalogueEntry], notice: Option<&Notice
                 "<span class=\"badge private\">private</span>"
             },
             desc = esc(e.description.as_deref().unwrap_or("")),
-            rows = e.rows.map(|r| r.to_string()).unwrap_or_else(|| "—".into()),
+            rows = e.rows.map(thousands).unwrap_or_else(|| "—".into()),
+            ogc_id = esc(e.ogc_url.rsplit('/').next().unwrap_or("")),
             lic_href = esc(&e.licence.href),
             lic = esc(&e.licence.name),
             api = esc(&e.api_url),
@@ -343,6 +357,7 @@ mod tests {
             root: "/gn".into(),
             user: user.map(String::from),
             csrf: user.map(|_| "c".into()),
+            version: "0.2.0".into(),
         }
     }
 
@@ -389,6 +404,10 @@ mod tests {
     #[test]
     fn dashboard_and_badges() {
         assert!(badge("failed").contains("badge failed"));
+        assert_eq!(
+            (thousands(20000), thousands(999), thousands(1234567)),
+            ("20,000".into(), "999".into(), "1,234,567".into())
+        );
         assert!(badge("success").contains("badge ok"));
         let t = Table {
             testid: "runs".into(),
