@@ -1174,7 +1174,9 @@ SELECT w.worker, w.pid, a.pid IS NOT NULL AS running, w.address, w.started_at, w
        w.bytes, w.last_request_at, w.updated_at
   FROM gn_flux.api_worker w
   LEFT JOIN pg_catalog.pg_stat_activity a
-    ON a.pid OPERATOR(pg_catalog.=) w.pid AND a.backend_type OPERATOR(pg_catalog.=) 'gn_flux api';
+    -- (a role without pg_read_all_stats sees the pid of another role's backend, not its type)
+    ON a.pid OPERATOR(pg_catalog.=) w.pid
+   AND (a.backend_type OPERATOR(pg_catalog.=) 'gn_flux api' OR a.backend_type IS NULL);
 COMMENT ON VIEW gn_flux.api_status IS
   'The API workers: number, pid, whether it runs, address, start time, requests and errors (4xx/5xx) served since it started, bytes sent, last request. Readable by superusers and gn_flux_monitor members.';
 REVOKE ALL ON gn_flux.api_status FROM PUBLIC;
