@@ -56,10 +56,7 @@ ensure_rust
 bench_install_gn_flux
 
 step "Python venv with psycopg2 ($VENV)"
-if ! "$VENV/bin/python" -c 'import psycopg2' 2>/dev/null; then
-  [ -x "$VENV/bin/python" ] || python3 -m venv "$VENV"
-  "$VENV/bin/pip" install -q --disable-pip-version-check psycopg2-binary
-fi
+bench_python_venv "$VENV"
 
 step "Cluster ${PG_MAJOR}/${CLUSTER} (port ${BENCH_PG_PORT})"
 ensure_cluster "$CLUSTER" "$BENCH_PG_PORT"

@@ -59,3 +59,72 @@ bench_repo_commit() {
   fi
   echo "$commit"
 }
+
+# A Python venv with psycopg2 for the drivers (bench/*.py), made once and reused.
+bench_python_venv() { # venv
+  if ! "$1/bin/python" -c 'import psycopg2' 2>/dev/null; then
+    [ -x "$1/bin/python" ] || python3 -m venv "$1"
+    "$1/bin/pip" install -q --disable-pip-version-check psycopg2-binary
+  fi
+}
+
+# tipg, the OGC API – Features peer (bench/ogc_vs_tipg.sh): a venv with tipg (pinned) and uvicorn,
+# made once and reused.
+TIPG_VERSION=1.6.1
+bench_tipg_venv() { # venv
+  if ! "$1/bin/python" - "$TIPG_VERSION" <<'PY' 2>/dev/null; then
+import sys
+from importlib.metadata import version
+import uvicorn  # noqa: F401
+sys.exit(0 if version("tipg") == sys.argv[1] else 1)
+PY
+    [ -x "$1/bin/python" ] || python3 -m venv "$1"
+    "$1/bin/pip" install -q --disable-pip-version-check "tipg==${TIPG_VERSION}" uvicorn
+  fi
+}
+
+# The served-API setup (bench/serve_vs_geonature.sh, bench/ogc_vs_tipg.sh): the cluster preloading
+# gn_flux with 2 API workers on 127.0.0.1:<api port> serving <database>, started; the role bench;
+# <database> re-created (owner bench) with the gn_flux extension; then waits until the workers
+# answer. The caller sets STARTED_CLUSTER=1 before, for its cleanup.
+bench_serve_cluster() { # cluster pg-port api-port database script-name
+  local conf="/etc/postgresql/${PG_MAJOR}/$1/conf.d/90-gn_flux.conf" rc
+  ensure_cluster "$1" "$2"
+  mkdir -p "$(dirname "$conf")"
+  cat >"$conf" <<CONF
+# Written by gn_flux bench/$5
+shared_preload_libraries = 'gn_flux'
+gn_flux.api_listen = '127.0.0.1:$3'
+gn_flux.api_database = '$4'
+gn_flux.api_workers = 2
+CONF
+  chmod 644 "$conf"
+  bench_start_cluster "$1" "$2"
+  bench_role_and_database "$1"
+  psql_as_postgres "$1" postgres -c "DROP DATABASE IF EXISTS $4 WITH (FORCE)" -c "CREATE DATABASE $4 OWNER bench" >/dev/null
+  psql_as_postgres "$1" "$4" -c "CREATE EXTENSION gn_flux CASCADE" >/dev/null
+  # the workers wait for the extension: give them a moment to see it (an unknown export: 404)
+  for _ in $(seq 1 100); do
+    rc=0
+    curl -fsS --noproxy '*' "http://127.0.0.1:$3/geonature/api/exports/api/0" >/dev/null 2>&1 || rc=$?
+    [ "$rc" = 22 ] && return 0
+    sleep 0.2
+  done
+  echo "warning: the API workers on 127.0.0.1:$3 do not answer yet" >&2
+}
+
+# Which build of gn_flux is installed: release or debug when the library is the one in
+# ${CARGO_TARGET_DIR:-target}/<profile>/, else unknown (for reports run with GN_FLUX_BENCH_SKIP_INSTALL=1).
+bench_installed_build() {
+  local so target p
+  so="$("$PG_CONFIG" --pkglibdir)/gn_flux.so"
+  target="${CARGO_TARGET_DIR:-$ROOT/target}"
+  case "$target" in /*) ;; *) target="$ROOT/$target" ;; esac
+  for p in release debug; do
+    if [ -f "$target/$p/libgn_flux.so" ] && cmp -s "$so" "$target/$p/libgn_flux.so"; then
+      echo "$p"
+      return
+    fi
+  done
+  echo unknown
+}

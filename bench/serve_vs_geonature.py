@@ -18,7 +18,6 @@ Usage: python bench/serve_vs_geonature.py REPORT.md
 """
 from __future__ import annotations
 
-import http.client
 import json
 import os
 import statistics
@@ -32,7 +31,7 @@ from pathlib import Path
 import psycopg2
 
 sys.path.insert(0, str(Path(__file__).parent))
-from benchlib import env_int, fmt_s, log, machine  # noqa: E402
+from benchlib import Http, MemorySampler, env_int, fmt_s, log, machine, serve_data_sql, timed  # noqa: E402
 
 PG = dict(
     host=os.environ.get("BENCH_PG_HOST", "127.0.0.1"),
@@ -53,40 +52,10 @@ LIMIT = 1000
 GN2PG_CLI = str(Path(sys.executable).parent / "gn2pg_cli")
 DEPTHS = [0, 100_000, 900_000]
 
-SETUP = f"""
-DROP SCHEMA IF EXISTS bench_serve CASCADE;
-DELETE FROM gn_flux.export WHERE label LIKE 'bench %';
-CREATE SCHEMA bench_serve;
-CREATE TABLE bench_serve.obs (
-    id_synthese integer PRIMARY KEY,
-    id_perm_sinp uuid NOT NULL,
-    cd_nom integer NOT NULL,
-    nom_cite text NOT NULL,
-    date_debut date NOT NULL,
-    date_fin date NOT NULL,
-    observateurs text,
-    nombre_min integer,
-    altitude_min integer,
-    precision numeric(8, 2),
-    derniere_action timestamp NOT NULL,
-    wkt_4326 text,
-    comment text
-);
-INSERT INTO bench_serve.obs
-SELECT i, md5('obs' || i)::uuid, 60000 + i % 5000, 'Taxon ' || (i % 5000) || ' (L., 1758)',
-       DATE '2015-01-01' + i % 3000, DATE '2015-01-01' + i % 3000 + 1, 'Observateur ' || (i % 300),
-       i % 20, 200 + i % 2500, (i % 1000) / 10.0,
-       TIMESTAMP '2020-01-01' + i * interval '7 seconds',
-       'POINT(' || (5 + (i % 1000) * 0.001) || ' ' || (44 + (i / 1000) * 0.0001) || ')',
-       CASE WHEN i % 3 = 0 THEN 'Remarque ' || i END
-  FROM generate_series(1, {ROWS}) i;
-CREATE VIEW bench_serve.v_obs AS SELECT * FROM bench_serve.obs;
+SETUP = serve_data_sql(ROWS) + f"""
 CREATE VIEW bench_serve.v_obs_gn2pg AS SELECT * FROM bench_serve.obs WHERE id_synthese <= {GN2PG_ROWS};
-ANALYZE bench_serve.obs;
 INSERT INTO gn_flux.export (label, schema_name, view_name, public) VALUES
-    ('bench 1m', 'bench_serve', 'v_obs', true), ('bench gn2pg', 'bench_serve', 'v_obs_gn2pg', false);
-GRANT USAGE ON SCHEMA bench_serve TO gn_flux_anonymous;
-GRANT SELECT ON bench_serve.v_obs TO gn_flux_anonymous;
+    ('bench gn2pg', 'bench_serve', 'v_obs_gn2pg', false);
 DO $$ BEGIN
   IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'bench_reader') THEN
     CREATE ROLE bench_reader LOGIN PASSWORD 'bench_reader';
@@ -109,59 +78,9 @@ def scalar(conn, sql, args=None):
         return cur.fetchone()[0]
 
 
-class Api:
+def Api() -> Http:
     """One keep-alive connection to the API workers."""
-
-    def __init__(self):
-        self.c = http.client.HTTPConnection("127.0.0.1", API_PORT, timeout=300)
-
-    def get(self, path: str) -> bytes:
-        self.c.request("GET", path)
-        r = self.c.getresponse()
-        body = r.read()
-        if r.status != 200:
-            raise RuntimeError(f"GET {path}: {r.status} {body[:300]!r}")
-        return body
-
-
-def timed(f):
-    t = time.perf_counter()
-    out = f()
-    return time.perf_counter() - t, out
-
-
-def rss_kb(pid: int) -> int:
-    try:
-        with open(f"/proc/{pid}/status") as f:
-            for line in f:
-                if line.startswith("VmRSS:"):
-                    return int(line.split()[1])
-    except OSError:
-        pass
-    return 0
-
-
-class MemorySampler(threading.Thread):
-    """Samples the RSS of the given pids every 0.25 s."""
-
-    def __init__(self, pids: list[int]):
-        super().__init__(daemon=True)
-        self.pids = pids
-        self.samples: list[list[int]] = []
-        self.stop = threading.Event()
-
-    def run(self):
-        while not self.stop.is_set():
-            self.samples.append([rss_kb(p) for p in self.pids])
-            time.sleep(0.25)
-
-    def summary(self) -> dict:
-        per = list(zip(*self.samples)) if self.samples else []
-        return {
-            "first_mb": [round(s[0] / 1024, 1) for s in per],
-            "max_mb": [round(max(s) / 1024, 1) for s in per],
-            "last_mb": [round(s[-1] / 1024, 1) for s in per],
-        }
+    return Http(API_PORT)
 
 
 def worker_pids(conn) -> list[int]:

@@ -58,28 +58,8 @@ step "Python venv with gn2pg-client ${GN2PG_VERSION} ($VENV)"
 ensure_gn2pg_venv "$VENV"
 
 step "Cluster ${PG_MAJOR}/${CLUSTER} (port ${BENCH_PG_PORT}) with 2 API workers on 127.0.0.1:${BENCH_API_PORT}"
-ensure_cluster "$CLUSTER" "$BENCH_PG_PORT"
-mkdir -p "$(dirname "$CONF")"
-cat >"$CONF" <<CONF
-# Written by gn_flux bench/serve_vs_geonature.sh
-shared_preload_libraries = 'gn_flux'
-gn_flux.api_listen = '127.0.0.1:${BENCH_API_PORT}'
-gn_flux.api_database = '${BENCH_DB}'
-gn_flux.api_workers = 2
-CONF
-chmod 644 "$CONF"
 STARTED_CLUSTER=1
-bench_start_cluster "$CLUSTER" "$BENCH_PG_PORT"
-bench_role_and_database "$CLUSTER"
-psql_as_postgres "$CLUSTER" postgres -c "DROP DATABASE IF EXISTS $BENCH_DB WITH (FORCE)" -c "CREATE DATABASE $BENCH_DB OWNER bench" >/dev/null
-psql_as_postgres "$CLUSTER" "$BENCH_DB" -c "CREATE EXTENSION gn_flux CASCADE" >/dev/null
-# the workers wait for the extension: give them a moment to see it
-for _ in $(seq 1 100); do
-  rc=0
-  curl -fsS --noproxy '*' "http://127.0.0.1:${BENCH_API_PORT}/geonature/api/exports/api/0" >/dev/null 2>&1 || rc=$?
-  [ "$rc" = 22 ] && break
-  sleep 0.2
-done
+bench_serve_cluster "$CLUSTER" "$BENCH_PG_PORT" "$BENCH_API_PORT" "$BENCH_DB" serve_vs_geonature.sh
 
 step "GeoNature stand-in: ${BENCH_GN2PG_ROWS} rows on 127.0.0.1:${BENCH_GN_PORT}"
 start_fake_geonature "$RUN_DIR/gn.pid" "$RUN_DIR/gn.log" "$BENCH_GN_PORT" "$BENCH_GN2PG_ROWS" 42
