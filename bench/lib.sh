@@ -62,25 +62,14 @@ bench_repo_commit() {
 
 # A Python venv with psycopg2 for the drivers (bench/*.py), made once and reused.
 bench_python_venv() { # venv
-  if ! "$1/bin/python" -c 'import psycopg2' 2>/dev/null; then
-    [ -x "$1/bin/python" ] || python3 -m venv "$1"
-    "$1/bin/pip" install -q --disable-pip-version-check psycopg2-binary
-  fi
+  ensure_venv "$1" "import psycopg2" psycopg2-binary
 }
 
 # tipg, the OGC API – Features peer (bench/ogc_vs_tipg.sh): a venv with tipg (pinned) and uvicorn,
 # made once and reused.
 TIPG_VERSION=1.6.1
 bench_tipg_venv() { # venv
-  if ! "$1/bin/python" - "$TIPG_VERSION" <<'PY' 2>/dev/null; then
-import sys
-from importlib.metadata import version
-import uvicorn  # noqa: F401
-sys.exit(0 if version("tipg") == sys.argv[1] else 1)
-PY
-    [ -x "$1/bin/python" ] || python3 -m venv "$1"
-    "$1/bin/pip" install -q --disable-pip-version-check "tipg==${TIPG_VERSION}" uvicorn
-  fi
+  ensure_venv "$1" "$(venv_has uvicorn tipg "$TIPG_VERSION")" "tipg==${TIPG_VERSION}" uvicorn
 }
 
 # The served-API setup (bench/serve_vs_geonature.sh, bench/ogc_vs_tipg.sh): the cluster preloading

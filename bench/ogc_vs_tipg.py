@@ -428,6 +428,7 @@ def main(report: Path) -> None:
     res["postgis"] = scalar(conn, "SELECT postgis_lib_version()")
     res["gn_flux_version"] = scalar(conn, "SELECT gn_flux.version()")
     res["loadavg_start"] = loadavg()
+    res["floor"] = floor(conn)
 
     if SKIP_GN_FLUX:
         res["notes"].append("gn_flux's side was skipped (BENCH_SKIP_GN_FLUX=1).")
@@ -457,6 +458,25 @@ def main(report: Path) -> None:
             finally:
                 side.stop()
     write_report(report, res)
+
+
+def floor(conn) -> dict:
+    """PostgreSQL's own cost of what a first page needs: the exact count (`numberMatched`) and
+    the 1000 rows as GeoJSON text, in SQL over libpq (medians of REPS)."""
+    page = ("SELECT id_synthese::text, ST_AsGeoJSON(geom, 9), to_json(nom_cite)::text FROM bench_serve.v_obs "
+            "WHERE id_synthese > %s ORDER BY id_synthese LIMIT 1001")
+    out = {}
+    for name, sql, args in [("count", "SELECT count(*) FROM bench_serve.v_obs", None),
+                            ("page_0", page, (0,)), ("page_900000", page, (900_000,))]:
+        times = []
+        for _ in range(max(REPS, 3)):
+            with conn.cursor() as cur:
+                t, _ = timed(lambda: (cur.execute(sql, args), cur.fetchall()))
+            times.append(t)
+        out[name] = statistics.median(times)
+    log("floor: count {:.1f} ms, page 0 {:.1f} ms, page 900,000 {:.1f} ms".format(
+        *(out[k] * 1000 for k in ("count", "page_0", "page_900000"))))
+    return out
 
 
 def query(conn, sql):
@@ -524,6 +544,15 @@ def write_report(path: Path, res: dict) -> None:
         row.append(f"{gd['items_per_s']:,.0f}" if gd else na)
         row += [f"{v['depth'][d]['items_per_s']:,.0f}" for _, v in tipgs]
         L.append("| " + " | ".join(row) + " |")
+    fl = res.get("floor")
+    if fl:
+        L.append("")
+        L.append(
+            f"PostgreSQL's floor, in SQL over libpq (median): `count(*)` of the view {fl['count'] * 1000:.1f} ms "
+            f"(what an exact `numberMatched` costs on a first page, both servers pay it), a keyset page of "
+            f"{LIMIT} rows with GeoJSON geometries {fl['page_0'] * 1000:.1f} ms at depth 0 and "
+            f"{fl['page_900000'] * 1000:.1f} ms at depth 900,000."
+        )
     dmax = res["depths"][-1]
     L.append("")
     flat = []

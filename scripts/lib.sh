@@ -186,45 +186,38 @@ start_fake_geonature() { # pidfile logfile port rows seed
   die "fake-geonature did not start on port $3"
 }
 
-# GN2PG, the peer: a Python venv with gn2pg-client (pinned) and psycopg2, made once and reused
-# (benchmarks, and the test that GN2PG's own to_gnsynthese.sql works on gn_flux's tables).
+# A Python venv with pinned packages, made once and reused: ensure_venv VENV CHECK PACKAGE...
+# CHECK is Python code exiting 0 when the venv already holds what is needed (its first argument
+# is the venv's prefix).
+ensure_venv() {
+  local venv=$1 check=$2
+  shift 2
+  if [ -x "$venv/bin/python" ] && "$venv/bin/python" -c "$check" 2>/dev/null; then
+    echo "venv $venv: $* present"
+    return
+  fi
+  [ -x "$venv/bin/python" ] || python3 -m venv "$venv"
+  "$venv/bin/pip" install -q --disable-pip-version-check "$@"
+  "$venv/bin/python" -c "$check" || die "the venv $venv does not provide $*"
+}
+# The CHECK of ensure_venv for "module importable and distribution at version".
+venv_has() { # module distribution version
+  printf 'import sys, %s\nfrom importlib.metadata import version\nsys.exit(0 if version("%s") == "%s" else 1)' "$1" "$2" "$3"
+}
+
+# GN2PG, the peer: gn2pg-client (pinned) and psycopg2 (benchmarks, the served-API test, and the
+# test that GN2PG's own to_gnsynthese.sql works on gn_flux's tables).
 GN2PG_VERSION=1.10.1
-gn2pg_venv_ok() { # venv
-  [ -x "$1/bin/gn2pg_cli" ] && "$1/bin/python" - "$GN2PG_VERSION" <<'PY' 2>/dev/null
-import sys
-from importlib.metadata import version
-import psycopg2  # noqa: F401
-sys.exit(0 if version("gn2pg-client") == sys.argv[1] else 1)
-PY
-}
 ensure_gn2pg_venv() { # venv
-  if gn2pg_venv_ok "$1"; then
-    echo "venv $1: gn2pg-client ${GN2PG_VERSION} and psycopg2 present"
-    return
-  fi
-  [ -x "$1/bin/python" ] || python3 -m venv "$1"
-  "$1/bin/pip" install -q --disable-pip-version-check "gn2pg-client==${GN2PG_VERSION}" psycopg2-binary
-  gn2pg_venv_ok "$1" || die "the venv $1 does not provide gn2pg-client ${GN2PG_VERSION} and psycopg2"
+  ensure_venv "$1" "$(venv_has psycopg2 gn2pg-client "$GN2PG_VERSION")" "gn2pg-client==${GN2PG_VERSION}" psycopg2-binary
+  [ -x "$1/bin/gn2pg_cli" ] || die "the venv $1 has no gn2pg_cli"
 }
-# The Serve II test's Python tools: psycopg2 and a real OpenAPI validator (pinned), in a venv
-# of their own (gn2pg-client pins its own dependencies).
+# The Serve II test's tools: psycopg2 and a real OpenAPI validator (pinned), in a venv of their
+# own (gn2pg-client pins its own dependencies).
 OPENAPI_VALIDATOR_VERSION=0.9.0
-ogc_venv_ok() { # venv
-  "$1/bin/python" - "$OPENAPI_VALIDATOR_VERSION" <<'PY' 2>/dev/null
-import sys
-from importlib.metadata import version
-import psycopg2  # noqa: F401
-sys.exit(0 if version("openapi-spec-validator") == sys.argv[1] else 1)
-PY
-}
 ensure_ogc_venv() { # venv
-  if ogc_venv_ok "$1"; then
-    echo "venv $1: openapi-spec-validator ${OPENAPI_VALIDATOR_VERSION} and psycopg2 present"
-    return
-  fi
-  [ -x "$1/bin/python" ] || python3 -m venv "$1"
-  "$1/bin/pip" install -q --disable-pip-version-check "openapi-spec-validator==${OPENAPI_VALIDATOR_VERSION}" psycopg2-binary
-  ogc_venv_ok "$1" || die "the venv $1 does not provide openapi-spec-validator ${OPENAPI_VALIDATOR_VERSION} and psycopg2"
+  ensure_venv "$1" "$(venv_has psycopg2 openapi-spec-validator "$OPENAPI_VALIDATOR_VERSION")" \
+    "openapi-spec-validator==${OPENAPI_VALIDATOR_VERSION}" psycopg2-binary
 }
 # GN2PG's own trigger script in a venv made by ensure_gn2pg_venv.
 gn2pg_to_gnsynthese() { # venv

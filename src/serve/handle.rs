@@ -792,37 +792,10 @@ fn stream_page(
     count: u64,
     role_key: &str,
 ) -> Result<(), ServeError> {
-    let timeout = st.settings.statement_timeout_ms;
-    ffi::arm_statement_timeout(timeout);
-    let cursor = Spi::connect(|c| {
-        let cur = c.try_open_cursor(&plan.page.sql, &args(&plan.page.params))?;
-        Ok::<_, pgrx::spi::SpiError>(cur.detach_into_name())
-    })
-    .map_err(spi_failure)?;
-    let fetch = |name: &str| -> Result<Vec<Vec<Option<String>>>, ServeError> {
-        ffi::arm_statement_timeout(timeout);
-        let rows = Spi::connect(|c| {
-            let mut cur = c.find_cursor(name)?;
-            let table = cur.fetch(BATCH)?;
-            let width = table.columns()?;
-            let mut rows = Vec::with_capacity(table.len());
-            for r in table {
-                let mut row = Vec::with_capacity(width);
-                for i in 1..=width {
-                    row.push(r.get::<String>(i)?);
-                }
-                rows.push(row);
-            }
-            cur.detach_into_name();
-            Ok::<_, pgrx::spi::SpiError>(rows)
-        })
-        .map_err(spi_failure)?;
-        ffi::disarm_statement_timeout();
-        Ok(rows)
-    };
+    let cursor = PageCursor::open(&plan.page.sql, &plan.page.params, st.settings.statement_timeout_ms)?;
     // The first batch before the head: most errors come at open or first fetch, and are then
     // still answered with their status.
-    let mut batch = fetch(&cursor)?;
+    let mut batch = cursor.fetch()?;
     let feature_collection = meta.geometry.is_some();
     let head = ResponseHead::json(200);
     let mut body = start_stream(&mut *out, &head, conn, &now_http_date()).map_err(client_gone)?;
@@ -853,7 +826,7 @@ fn stream_page(
         if limit.is_some_and(|l| fetched > l) {
             break 'stream;
         }
-        batch = fetch(&cursor)?;
+        batch = cursor.fetch()?;
     }
     outcome.rows = Some(written as i64);
     let counts = PageCounts {
@@ -870,6 +843,47 @@ fn stream_page(
         }
     }
     Ok(())
+}
+
+/// Rows of a query read from a cursor, [`BATCH`] at a time, each fetch under
+/// `statement_timeout`; every value as text.
+pub(super) struct PageCursor {
+    name: String,
+    timeout_ms: i32,
+}
+
+impl PageCursor {
+    pub fn open(sql: &str, params: &[String], timeout_ms: i32) -> Result<PageCursor, ServeError> {
+        ffi::arm_statement_timeout(timeout_ms);
+        let name = Spi::connect(|c| {
+            let cur = c.try_open_cursor(sql, &args(params))?;
+            Ok::<_, pgrx::spi::SpiError>(cur.detach_into_name())
+        })
+        .map_err(spi_failure)?;
+        Ok(PageCursor { name, timeout_ms })
+    }
+
+    pub fn fetch(&self) -> Result<Vec<Vec<Option<String>>>, ServeError> {
+        ffi::arm_statement_timeout(self.timeout_ms);
+        let rows = Spi::connect(|c| {
+            let mut cur = c.find_cursor(&self.name)?;
+            let table = cur.fetch(BATCH)?;
+            let width = table.columns()?;
+            let mut rows = Vec::with_capacity(table.len());
+            for r in table {
+                let mut row = Vec::with_capacity(width);
+                for i in 1..=width {
+                    row.push(r.get::<String>(i)?);
+                }
+                rows.push(row);
+            }
+            cur.detach_into_name();
+            Ok::<_, pgrx::spi::SpiError>(rows)
+        })
+        .map_err(spi_failure)?;
+        ffi::disarm_statement_timeout();
+        Ok(rows)
+    }
 }
 
 pub(super) fn client_gone(e: std::io::Error) -> ServeError {

@@ -5,7 +5,7 @@
 
 use super::handle::{
     authenticate, cached_count, client_gone, export_meta, export_rows, reader_for, spi_failure, transaction, Caller,
-    ExportRow, Outcome, State, Whole,
+    ExportRow, Outcome, PageCursor, State, Whole,
 };
 use super::reply::{now_http_date, SocketOut};
 use crate::ffi;
@@ -24,8 +24,6 @@ use serde_json::{json, Value};
 use std::io::Write;
 use std::time::{Duration, Instant};
 
-/// Rows fetched from a page cursor at a time.
-const BATCH: i64 = 1000;
 /// How long a collection's extent is reused (its computation reads the whole view).
 const EXTENT_TTL: Duration = Duration::from_secs(300);
 
@@ -200,7 +198,7 @@ fn north_first(srid: i32, postgis: &str) -> Result<bool, ServeError> {
         &[srid.into()],
     )
     .map_err(spi_failure)?;
-    Ok(wkt.map(|w| ogc::north_first_from_wkt(&w)).unwrap_or(false))
+    Ok(wkt.is_some_and(|w| ogc::north_first_from_wkt(&w)))
 }
 
 /// A collection as `reader` sees it; with its extent (cached) when `with_extent`.
@@ -350,43 +348,67 @@ fn content_crs(crs: &Crs) -> (String, String) {
     ("Content-Crs".into(), format!("<{}>", crs.uri))
 }
 
-/// Page rows from a cursor opened on `plan.page`, `BATCH` at a time.
-struct PageCursor {
-    name: String,
-    timeout_ms: i32,
+/// The items URL with this request's parameters but `cursor` and `f`, plus `extra`.
+fn items_href(items_url: &str, req: &Request, extra: &[(&str, &str)]) -> String {
+    let pairs = req
+        .query
+        .iter()
+        .filter(|(k, _)| k != "cursor" && k != "f")
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .chain(extra.iter().copied());
+    with_query(items_url, &encode_query(pairs))
 }
 
-impl PageCursor {
-    fn open(plan: &FeaturesPlan, timeout_ms: i32) -> Result<PageCursor, ServeError> {
-        ffi::arm_statement_timeout(timeout_ms);
-        let name = Spi::connect(|c| {
-            let cur = c.try_open_cursor(&plan.page.sql, &super::handle::args(&plan.page.params))?;
-            Ok::<_, pgrx::spi::SpiError>(cur.detach_into_name())
+/// The rows of a page from its cursor: up to `limit`, then whether the lookahead row follows.
+struct PageRows {
+    cursor: PageCursor,
+    batch: std::vec::IntoIter<Vec<Option<String>>>,
+    limit: u64,
+    read: u64,
+    done: bool,
+}
+
+impl PageRows {
+    fn open(plan: &FeaturesPlan, timeout_ms: i32) -> Result<PageRows, ServeError> {
+        let cursor = PageCursor::open(&plan.page.sql, &plan.page.params, timeout_ms)?;
+        // The first batch before any reply: most errors come at open or first fetch, and are
+        // then still answered with their status.
+        let first = cursor.fetch()?;
+        Ok(PageRows {
+            done: first.is_empty(),
+            cursor,
+            batch: first.into_iter(),
+            limit: plan.limit,
+            read: 0,
         })
-        .map_err(spi_failure)?;
-        Ok(PageCursor { name, timeout_ms })
     }
 
-    fn fetch(&self) -> Result<Vec<Vec<Option<String>>>, ServeError> {
-        ffi::arm_statement_timeout(self.timeout_ms);
-        let rows = Spi::connect(|c| {
-            let mut cur = c.find_cursor(&self.name)?;
-            let table = cur.fetch(BATCH)?;
-            let width = table.columns()?;
-            let mut rows = Vec::with_capacity(table.len());
-            for r in table {
-                let mut row = Vec::with_capacity(width);
-                for i in 1..=width {
-                    row.push(r.get::<String>(i)?);
-                }
-                rows.push(row);
+    fn next_row(&mut self) -> Result<Option<Vec<Option<String>>>, ServeError> {
+        loop {
+            if let Some(row) = self.batch.next() {
+                self.read += 1;
+                return Ok(Some(row));
             }
-            cur.detach_into_name();
-            Ok::<_, pgrx::spi::SpiError>(rows)
-        })
-        .map_err(spi_failure)?;
-        ffi::disarm_statement_timeout();
-        Ok(rows)
+            if self.done {
+                return Ok(None);
+            }
+            let rows = self.cursor.fetch()?;
+            self.done = rows.is_empty();
+            self.batch = rows.into_iter();
+        }
+    }
+
+    /// The next row of the page; `None` at its end.
+    fn next(&mut self) -> Result<Option<Vec<Option<String>>>, ServeError> {
+        if self.read >= self.limit {
+            return Ok(None);
+        }
+        self.next_row()
+    }
+
+    /// Whether a row follows the page (the plan's lookahead row).
+    fn more(&mut self) -> Result<bool, ServeError> {
+        Ok(self.read >= self.limit && self.next_row()?.is_some())
     }
 }
 
@@ -406,74 +428,49 @@ fn items(
     let query = items_query(&req.query, &c, st.settings.api.max_limit, format)?;
     let plan = plan_items(&c, &query)?;
     let l = links(req, st);
+    let items_url = l.items(&c.id);
     let timeout = st.settings.statement_timeout_ms;
-    ffi::as_role(reader, || -> Result<(), ServeError> {
-        // A walk's first page counts afresh; the pages after it reuse the count while fresh.
-        let role_key = u32::from(reader).to_string();
-        let matched = cached_count(
+    let role_key = u32::from(reader).to_string();
+    // `numberMatched`: a first page holding every match is its own count; otherwise an exact
+    // count, fresh on a walk's first page and reused by its next pages while fresh.
+    let matched = |st: &mut State, written: u64, more: bool| -> Result<u64, ServeError> {
+        if query.after.is_none() && !more {
+            return Ok(written);
+        }
+        cached_count(
             st,
             format!("{role_key}:{}", plan.count_key),
             &plan.count.sql,
             &plan.count.params,
             query.after.is_some(),
-        )?;
-        let cursor = PageCursor::open(&plan, timeout)?;
-        let mut batch = cursor.fetch()?;
-        let items_url = l.items(&c.id);
-        // `next`: every parameter of this request, with the cursor after this page's last row.
-        let next_query = |last: &str, f: Option<&str>| {
-            let mut pairs: Vec<(&str, &str)> = req
-                .query
-                .iter()
-                .filter(|(k, _)| k != "cursor" && k != "f")
-                .map(|(k, v)| (k.as_str(), v.as_str()))
-                .collect();
-            let cur = encode_cursor(last);
-            pairs.push(("cursor", &cur));
-            if let Some(f) = f {
-                pairs.push(("f", f));
-            }
-            with_query(&items_url, &encode_query(pairs))
-        };
+        )
+    };
+    ffi::as_role(reader, || -> Result<(), ServeError> {
+        let mut rows = PageRows::open(&plan, timeout)?;
         if format == Format::Html {
-            let mut rows = Vec::new();
-            let mut more = false;
-            while !batch.is_empty() {
-                for row in batch.drain(..) {
-                    if rows.len() as u64 >= plan.limit {
-                        more = true;
-                        break;
-                    }
-                    rows.push(row);
-                }
-                if more || rows.len() as u64 >= plan.limit {
-                    more = more || !cursor.fetch()?.is_empty();
-                    break;
-                }
-                batch = cursor.fetch()?;
+            let mut page = Vec::new();
+            while let Some(row) = rows.next()? {
+                page.push(row);
             }
-            let last = rows.last().and_then(|r| r[0].clone());
-            let html_rows = rows
+            let more = rows.more()?;
+            let count = matched(st, page.len() as u64, more)?;
+            let last = page.last().and_then(|r| r[0].clone());
+            let html_rows = page
                 .into_iter()
                 .map(|r| {
                     let pk = r[0].clone().unwrap_or_default();
                     (plan.writer.id_json(&pk), l.item(&c.id, &pk), r[2..].to_vec())
                 })
                 .collect();
-            let mut first_pairs: Vec<(&str, &str)> = req
-                .query
-                .iter()
-                .filter(|(k, _)| k != "cursor" && k != "f")
-                .map(|(k, v)| (k.as_str(), v.as_str()))
-                .collect();
-            first_pairs.push(("f", "html"));
             let page = ItemsHtml {
                 title: &c.title,
                 names: &plan.writer.names,
                 rows: html_rows,
-                matched: Some(matched),
-                next_html: last.filter(|_| more).map(|last| next_query(&last, Some("html"))),
-                first_html: with_query(&items_url, &encode_query(first_pairs)),
+                matched: Some(count),
+                next_html: last
+                    .filter(|_| more)
+                    .map(|last| items_href(&items_url, req, &[("cursor", &encode_cursor(&last)), ("f", "html")])),
+                first_html: items_href(&items_url, req, &[("f", "html")]),
                 links: Value::Array(self_links(&items_url, &req.raw_query, Format::Html, GEOJSON)),
             };
             outcome.rows = Some(page.rows.len() as i64);
@@ -491,36 +488,31 @@ fn items(
         body.write_all(b"{\"type\":\"FeatureCollection\",\"features\":[")
             .map_err(client_gone)?;
         let mut written: u64 = 0;
-        let mut more = false;
         let mut last: Option<String> = None;
-        'rows: while !batch.is_empty() {
-            for row in batch.drain(..) {
-                if written >= plan.limit {
-                    more = true;
-                    break 'rows;
-                }
-                if written > 0 {
-                    body.write_all(b",").map_err(client_gone)?;
-                }
-                plan.writer.write(&mut body, &row, None).map_err(client_gone)?;
-                last = row.into_iter().next().flatten();
-                written += 1;
+        while let Some(row) = rows.next()? {
+            if written > 0 {
+                body.write_all(b",").map_err(client_gone)?;
             }
-            batch = cursor.fetch()?;
+            plan.writer.write(&mut body, &row, None).map_err(client_gone)?;
+            last = row.into_iter().next().flatten();
+            written += 1;
         }
+        let more = rows.more()?;
+        let count = matched(st, written, more)?;
         let mut all_links = self_links(&items_url, &req.raw_query, Format::Json, GEOJSON);
         if let (true, Some(last)) = (more, &last) {
-            all_links.push(link(next_query(last, None), "next", GEOJSON, "the next page"));
+            let next = items_href(&items_url, req, &[("cursor", &encode_cursor(last))]);
+            all_links.push(link(next, "next", GEOJSON, "the next page"));
         }
         all_links.push(link(l.collection(&c.id), "collection", JSON, &c.title));
         let tail = json!({
-            "numberMatched": matched,
+            "numberMatched": count,
             "numberReturned": written,
             "timeStamp": chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
             "links": all_links,
-        });
+        })
+        .to_string();
         // (the tail object's members, after the features array)
-        let tail = tail.to_string();
         body.write_all(b"],").map_err(client_gone)?;
         body.write_all(&tail.as_bytes()[1..]).map_err(client_gone)?;
         body.finish().map_err(client_gone)?;
@@ -553,7 +545,7 @@ fn item(
     let plan = plan_item(&c, fid, &crs)?.ok_or_else(not_found)?;
     let timeout = st.settings.statement_timeout_ms;
     let row = ffi::as_role(reader, || -> Result<Option<Vec<Option<String>>>, ServeError> {
-        let cursor = PageCursor::open(&plan, timeout)?;
+        let cursor = PageCursor::open(&plan.page.sql, &plan.page.params, timeout)?;
         Ok(cursor.fetch()?.into_iter().next())
     })
     .map_err(|e| if e.status == 400 { not_found() } else { e })?

@@ -262,6 +262,9 @@ def main():
     check(n == one(cur, "SELECT count(*) FROM served.v_l93 WHERE nom_cite = %s AND (geom IS NULL OR "
                         "ST_Intersects(geom, ST_Transform(ST_MakeEnvelope(%s,%s,%s,%s,4326),2154)))", (name, *bb)), "property filter AND bbox")
     check(http(f"{items}?cd_nom=notanumber").status == 400, "a property filter with a bad value: 400")
+    small = http(f"{items}?limit=1000&nom_cite={urllib.parse.quote(name)}").json()
+    check(small["numberMatched"] == len(small["features"]) == one(cur, "SELECT count(*) FROM served.v_l93 WHERE nom_cite = %s", (name,))
+          and not [l for l in small["links"] if l["rel"] == "next"], "a first page holding every match: its own count, no next link")
 
     # one feature
     it = http(f"{items}/7")
