@@ -29,7 +29,9 @@ SELECT id_synthese::bigint, jsonb_build_object(
     'id_synthese', id_synthese, 'id_perm_sinp', id_perm_sinp::text, 'nom_cite', nom_cite,
     'observateurs', observateurs, 'cd_nom', cd_nom, 'nombre_min', nombre_min,
     'altitude', CASE WHEN altitude IS NULL OR altitude = 0 THEN NULL ELSE altitude::text END,
-    'date_debut', date_debut::text, 'derniere_action', derniere_action::text,
+    'date_debut', date_debut::text, 'derniere_action', pg_catalog.to_char(derniere_action, 'YYYY-MM-DD HH24:MI:SS')
+                 || CASE WHEN pg_catalog.date_part('microseconds', derniere_action)::bigint % 1000000 <> 0
+                         THEN pg_catalog.to_char(derniere_action, '.US') ELSE '' END,
     'extra', extra, 'wkt_4326', wkt_4326)::text
   FROM served.v_flat
 """
@@ -119,8 +121,8 @@ nb_threads = 1
     time.sleep(1.5)
     cur.execute(
         """INSERT INTO served.obs (id_synthese, id_perm_sinp, nom_cite, derniere_action, team)
-             SELECT i, md5('gn2pg' || i)::uuid, 'Nouveau ' || i, now()::timestamp, 'a' FROM generate_series(20001, 20250) i;
-           UPDATE served.obs SET nom_cite = nom_cite || ' (revu)', derniere_action = now()::timestamp
+             SELECT i, md5('gn2pg' || i)::uuid, 'Nouveau ' || i, date_trunc('second', now())::timestamp + interval '0.25 seconds', 'a' FROM generate_series(20001, 20250) i;
+           UPDATE served.obs SET nom_cite = nom_cite || ' (revu)', derniere_action = date_trunc('second', now())::timestamp + interval '0.25 seconds'
             WHERE id_synthese % 400 = 3;
            DELETE FROM served.obs WHERE id_synthese BETWEEN 5000 AND 5099 OR id_synthese % 997 = 0;"""
     )

@@ -175,13 +175,17 @@ fn export_id(db: &mut Client, label: &str) -> i32 {
 
 /// The rows of a view as JSON objects keyed by id, computed by PostgreSQL with GeoNature's
 /// serialisation rules (timestamps with a space, numerics as strings, zero numerics as null).
+/// The view's rows as GeoNature serves them (timestamps as Python's `str(datetime)` writes them:
+/// six fraction digits when there are microseconds, where PostgreSQL's text drops trailing zeros).
 fn expected_rows(db: &mut Client, view: &str) -> BTreeMap<i64, Value> {
     let sql = format!(
         "SELECT id_synthese::bigint, jsonb_build_object(
              'id_synthese', id_synthese, 'id_perm_sinp', id_perm_sinp::text, 'nom_cite', nom_cite,
              'observateurs', observateurs, 'cd_nom', cd_nom, 'nombre_min', nombre_min,
              'altitude', CASE WHEN altitude IS NULL OR altitude = 0 THEN NULL ELSE altitude::text END,
-             'date_debut', date_debut::text, 'derniere_action', derniere_action::text,
+             'date_debut', date_debut::text, 'derniere_action', pg_catalog.to_char(derniere_action, 'YYYY-MM-DD HH24:MI:SS')
+                 || CASE WHEN pg_catalog.date_part('microseconds', derniere_action)::bigint % 1000000 <> 0
+                         THEN pg_catalog.to_char(derniere_action, '.US') ELSE '' END,
              'extra', extra, 'wkt_4326', wkt_4326)::text
            FROM {view}"
     );
@@ -844,8 +848,8 @@ fn another_gn_flux_node_pulls_the_served_export_exactly() {
     assert!(keyset >= 20, "{keyset} pages");
     db.batch_execute(
         "INSERT INTO served.obs (id_synthese, id_perm_sinp, nom_cite, derniere_action, team)
-           SELECT i, md5('new' || i)::uuid, 'New ' || i, now()::timestamp, 'a' FROM generate_series(20001, 20100) i;
-         UPDATE served.obs SET nom_cite = nom_cite || ' (revu)', derniere_action = now()::timestamp WHERE id_synthese % 1000 = 1;
+           SELECT i, md5('new' || i)::uuid, 'New ' || i, date_trunc('second', now())::timestamp + interval '0.25 seconds', 'a' FROM generate_series(20001, 20100) i;
+         UPDATE served.obs SET nom_cite = nom_cite || ' (revu)', derniere_action = date_trunc('second', now())::timestamp + interval '0.25 seconds' WHERE id_synthese % 1000 = 1;
          DELETE FROM served.obs WHERE id_synthese BETWEEN 100 AND 149;",
     )
     .unwrap();
