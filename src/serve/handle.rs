@@ -194,7 +194,7 @@ pub fn handle(job: Job, st: &mut State) {
         Err(err) => {
             let (head, body) = match outcome.errors {
                 ErrorStyle::GeoNature => (error_head(&err), error_body(&err, &request_id())),
-                ErrorStyle::Ogc => super::ogc::error_reply(&err),
+                ErrorStyle::Ogc => super::ogc::error_reply(&err, st, &req),
                 ErrorStyle::Html => super::pages::error_reply(&err, st, &req),
             };
             let _ = write_response(&mut out, &head, body.as_bytes(), &conn, &now_http_date());
@@ -526,6 +526,7 @@ fn login(req: &Request, st: &mut State, outcome: &mut Outcome) -> Result<Whole, 
 // Exports
 // ---------------------------------------------------------------------------------------------
 
+#[derive(Clone)]
 pub(super) struct ExportRow {
     pub id: i32,
     pub label: String,

@@ -34,8 +34,15 @@ pub struct Extent {
     pub interval: Option<(Option<String>, Option<String>)>,
 }
 
-/// An OGC error reply: `{code, description}` with CORS headers.
-pub(super) fn error_reply(err: &ServeError) -> (ResponseHead, String) {
+/// An OGC error reply: an HTML page for a browser, else `{code, description}`; with CORS headers.
+pub(super) fn error_reply(err: &ServeError, st: &State, req: &Request) -> (ResponseHead, String) {
+    if ogc::negotiate(req) == Ok(Format::Html) {
+        let (mut head, body) = super::pages::error_reply(err, st, req);
+        for (k, v) in cors_headers() {
+            head = head.header(&k, v);
+        }
+        return (head, body);
+    }
     let mut head = ResponseHead::new(err.status, JSON);
     for (k, v) in cors_headers() {
         head = head.header(&k, v);
@@ -177,9 +184,19 @@ pub(super) fn readable(caller: &Caller, st: &State) -> Result<Vec<(ExportRow, pg
 /// The export whose collection id is `id`, and its reader: 404 when there is none, 401/403
 /// when the caller may not read it.
 fn find(id: &str, caller: &Caller, st: &State, outcome: &mut Outcome) -> Result<(ExportRow, pg_sys::Oid), ServeError> {
-    let export = export_rows(None)?
-        .into_iter()
-        .find(|e| crate::export::export_file_stem(&e.label) == id)
+    // (an exact id, else the one id equal but for case: ids are file stems, which keep it)
+    let exports = export_rows(None)?;
+    let stem = |e: &ExportRow| crate::export::export_file_stem(&e.label);
+    let folded: Vec<&ExportRow> = exports.iter().filter(|e| stem(e).eq_ignore_ascii_case(id)).collect();
+    let export = exports
+        .iter()
+        .find(|e| stem(e) == id)
+        .or(if folded.len() == 1 {
+            folded.first().copied()
+        } else {
+            None
+        })
+        .cloned()
         .ok_or_else(|| ServeError::new(404, format!("no collection {id:?}: see /collections")))?;
     outcome.export_id = Some(export.id);
     let reader = reader_for(caller, &export, st)?;

@@ -172,6 +172,10 @@ def main():
     for k in ("id", "title", "description", "extent", "itemType"):
         check(single[k] == l93[k], f"collection {k} equals its /collections entry")
     check(http(f"{ogc}/collections/nope").status == 404, "unknown collection: 404")
+    check(http(f"{ogc}/collections/SERVED_L93").json()["id"] == "served_l93", "a collection id in another case")
+    e = http(f"{ogc}/collections/nope?f=html")
+    check(e.status == 404 and e.header("content-type").startswith("text/html") and b"no collection" in e.body,
+          "an error for a browser is an HTML page")
     check(http(f"{ogc}/collections/served_geo").status == 401, "private collection, anonymous: 401")
     check(http(f"{ogc}/collections/served_flat?token={geo_token}").status == 403, "another export's token: 403")
 

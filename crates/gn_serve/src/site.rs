@@ -94,10 +94,14 @@ pub fn catalogue(site: &Site, entries: &[CatalogueEntry], notice: Option<&Notice
     }
     let _ = write!(
         body,
-        "<p>{} export{} {} this visitor may read. {}</p>",
+        "<p>{} may read {} export{}. {}</p>",
+        if site.user.is_some() {
+            "Your role"
+        } else {
+            "An anonymous visitor"
+        },
         entries.len(),
         if entries.len() == 1 { "" } else { "s" },
-        if entries.len() == 1 { "is one" } else { "are those" },
         if site.user.is_some() {
             "Tokens let a program (gn2pg-client, another gn_flux node, QGIS) read an export as you."
         } else {
