@@ -624,12 +624,19 @@ pub fn decode_cursor(cursor: &str) -> Result<String, ServeError> {
     Ok(text)
 }
 
+/// Features an HTML page shows at most (it is built whole in memory, unlike the streamed GeoJSON).
+pub const HTML_MAX_LIMIT: u64 = 1000;
+
 pub fn items_query(
     pairs: &[(String, String)],
     c: &Collection,
     max_limit: u64,
     format: Format,
 ) -> Result<ItemsQuery, ServeError> {
+    let max_limit = match format {
+        Format::Html => max_limit.min(HTML_MAX_LIMIT),
+        Format::Json => max_limit,
+    };
     let crs_list = c.crs_list();
     let mut seen: Vec<&str> = Vec::new();
     let mut q = ItemsQuery {
@@ -884,6 +891,13 @@ pub(crate) mod tests {
         };
         assert_eq!(p("").unwrap().limit, 10);
         assert_eq!(p("limit=5000").unwrap().limit, 1000, "clamped, not refused");
+        let pairs = [("limit".to_string(), "100000".to_string())];
+        assert_eq!(items_query(&pairs, &c, 1_000_000, Format::Json).unwrap().limit, 100_000);
+        assert_eq!(
+            items_query(&pairs, &c, 1_000_000, Format::Html).unwrap().limit,
+            HTML_MAX_LIMIT,
+            "HTML pages are bounded"
+        );
         for bad in [
             "limit=0",
             "limit=abc",
