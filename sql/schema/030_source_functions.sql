@@ -111,13 +111,13 @@ COMMENT ON FUNCTION gn_flux.add_source(text, text, integer, text, text, text, te
   'Registers a remote GeoNature export as a source; NULL options take the defaults of gn_flux.source. Secrets: password_file/token_file name files in gn_flux.secrets_directory (kept out of SQL text and logs); password/token are accepted but appear in the statement text. Probes the source (login, module discovery, one row) unless probe => false. Returns the row with secrets masked.';
 
 -- Not pinned: it deletes staging rows, and DBA triggers on data_json run with the caller's
--- search_path as they do during a pull. Every name in it is schema-qualified; its operators
--- are on text, varchar columns cast to text (pg_catalog's text = text, which a planted
--- =(varchar, text) cannot outrank).
+-- search_path as they do during a pull. Every name and every operator in it is
+-- schema-qualified (OPERATOR(pg_catalog.=)), varchar columns cast to text: nothing in it
+-- resolves through the caller's path.
 CREATE FUNCTION gn_flux.drop_source(name text, keep_data boolean DEFAULT false) RETURNS void
 LANGUAGE plpgsql AS $$
 BEGIN
-    IF name IS NULL OR NOT EXISTS (SELECT 1 FROM gn_flux.source s WHERE s.name = drop_source.name) THEN
+    IF name IS NULL OR NOT EXISTS (SELECT 1 FROM gn_flux.source s WHERE s.name OPERATOR(pg_catalog.=) drop_source.name) THEN
         RAISE EXCEPTION 'source "%" does not exist', drop_source.name
             USING ERRCODE = '42704', HINT = 'See SELECT name FROM gn_flux.source.';
     END IF;
@@ -129,12 +129,12 @@ BEGIN
         PERFORM gn_flux.unschedule_source(drop_source.name);
     END IF;
     IF NOT coalesce(keep_data, false) THEN
-        DELETE FROM gn_flux.data_json d WHERE d.source::text = drop_source.name;
-        DELETE FROM gn_flux.metadata_json m WHERE m.source::text = drop_source.name;
+        DELETE FROM gn_flux.data_json d WHERE d.source::text OPERATOR(pg_catalog.=) drop_source.name;
+        DELETE FROM gn_flux.metadata_json m WHERE m.source::text OPERATOR(pg_catalog.=) drop_source.name;
     END IF;
     -- (its GeoNature load settings go with the source; what it loaded stays in GeoNature)
-    DELETE FROM gn_flux.synthese_reject x WHERE x.source = drop_source.name;
-    DELETE FROM gn_flux.source s WHERE s.name = drop_source.name;
+    DELETE FROM gn_flux.synthese_reject x WHERE x.source OPERATOR(pg_catalog.=) drop_source.name;
+    DELETE FROM gn_flux.source s WHERE s.name OPERATOR(pg_catalog.=) drop_source.name;
 END
 $$;
 COMMENT ON FUNCTION gn_flux.drop_source(text, boolean) IS
@@ -273,7 +273,7 @@ REVOKE ALL ON FUNCTION gn_flux.unschedule_source(text) FROM PUBLIC;
 -- keeps the sources already pulled, and the per-source advisory lock is held one source at a
 -- time. A procedure (CALL gn_flux.pull_all()), so it may commit; it cannot pin its search_path
 -- for that reason (PostgreSQL forbids transaction control under a SET clause): every name is
--- schema-qualified and it compares nothing.
+-- schema-qualified, and so is its one operator (OPERATOR(pg_catalog.||)).
 CREATE PROCEDURE gn_flux.pull_all()
 LANGUAGE plpgsql AS $$
 DECLARE
@@ -285,7 +285,7 @@ BEGIN
             SELECT * INTO r FROM gn_flux.pull_source(src.name);
             RAISE NOTICE 'gn_flux: pull_all: source "%": % % (% items, % inserted, % updated, % deleted, % errors)%',
                 r.source, r.mode, r.status, r.items, r.inserted, r.updated, r.deleted, r.errors,
-                coalesce(': ' || r.message, '');
+                pg_catalog.coalesce(': ' OPERATOR(pg_catalog.||) r.message, '');
         EXCEPTION WHEN lock_not_available OR object_not_in_prerequisite_state OR undefined_object THEN
             -- busy elsewhere, disabled or dropped meanwhile: the other sources go on
             RAISE WARNING 'gn_flux: pull_all: source "%" skipped: %', src.name, SQLERRM;

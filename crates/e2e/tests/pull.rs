@@ -673,7 +673,17 @@ fn a_planted_geometry_operator_is_never_called() {
     let p = pull(&mut c, "src_hijack", "update");
     assert_eq!(p.status, "success", "{p:?}");
     assert!(p.deleted >= 10, "{p:?}");
-    // drop_source runs under the caller's path (for DBA triggers on data_json)
+    // drop_source runs under the caller's path (for DBA triggers on data_json), even one that
+    // names the planted schema before pg_catalog, where a planted `=(text, text)` would win
+    c.batch_execute(&format!(
+        "SET ROLE gn_flux_e2e_hijacker;
+         CREATE FUNCTION {schema}.spy_eq_tt(a text, b text) RETURNS boolean
+           LANGUAGE sql AS 'INSERT INTO public.e2e_hijack_calls VALUES (4) RETURNING $1 OPERATOR(pg_catalog.=) $2';
+         CREATE OPERATOR {schema}.= (leftarg = text, rightarg = text, function = {schema}.spy_eq_tt);
+         RESET ROLE;
+         SET search_path = \"$user\", pg_catalog, public;"
+    ))
+    .unwrap();
     c.batch_execute("SELECT gn_flux.drop_source('src_hijack')").unwrap();
     assert_eq!(count(&mut c, "SELECT count(*) FROM public.e2e_hijack_calls"), 0);
     c.batch_execute("RESET search_path").unwrap();
