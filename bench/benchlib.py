@@ -133,6 +133,29 @@ class Http:
         self.c.close()
 
 
+def pg_connect(params: dict, app: str, **extra):
+    """An autocommit connection (psycopg2 from the benchmark venv), named `app` in pg_stat_activity."""
+    import psycopg2
+
+    conn = psycopg2.connect(**params, **extra, application_name=app)
+    conn.autocommit = True
+    return conn
+
+
+def scalar(conn, sql: str, args=None):
+    """The first column of the first row (None without a row)."""
+    with conn.cursor() as cur:
+        cur.execute(sql, args)
+        row = cur.fetchone()
+        return None if row is None else row[0]
+
+
+def query(conn, sql: str, args=None) -> list:
+    with conn.cursor() as cur:
+        cur.execute(sql, args)
+        return cur.fetchall()
+
+
 def timed(f):
     """(seconds, result) of f()."""
     t = time.perf_counter()

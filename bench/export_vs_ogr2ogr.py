@@ -24,7 +24,7 @@ import threading
 import time
 from pathlib import Path
 
-import psycopg2
+from benchlib import pg_connect, scalar
 
 ROWS = int(os.environ["BENCH_EXPORT_ROWS"])
 REPS = int(os.environ["BENCH_REPS"])
@@ -41,17 +41,10 @@ def log(msg: str) -> None:
     print(f"[{dt.datetime.now():%H:%M:%S}] {msg}", flush=True)
 
 
+
+
 def connect(app: str = "gn_flux_bench"):
-    conn = psycopg2.connect(**PG, application_name=app)
-    conn.autocommit = True
-    return conn
-
-
-def scalar(conn, sql, args=None):
-    with conn.cursor() as cur:
-        cur.execute(sql, args)
-        row = cur.fetchone()
-        return None if row is None else row[0]
+    return pg_connect(PG, app)
 
 
 def execute(conn, sql, args=None):

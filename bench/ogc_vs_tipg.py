@@ -34,10 +34,12 @@ import time
 from pathlib import Path
 from urllib.parse import urlsplit
 
-import psycopg2
 
 sys.path.insert(0, str(Path(__file__).parent))
-from benchlib import (  # noqa: E402
+from benchlib import (
+    pg_connect,
+    scalar,
+    query,  # noqa: E402
     Http,
     MemorySampler,
     env_flag,
@@ -98,16 +100,10 @@ def cursor(pk) -> str:
     return base64.urlsafe_b64encode(str(pk).encode()).rstrip(b"=").decode()
 
 
+
+
 def connect(app="gn_flux_bench_ogc"):
-    c = psycopg2.connect(**PG, application_name=app)
-    c.autocommit = True
-    return c
-
-
-def scalar(conn, sql, args=None):
-    with conn.cursor() as cur:
-        cur.execute(sql, args)
-        return cur.fetchone()[0]
+    return pg_connect(PG, app)
 
 
 def loadavg() -> str:
@@ -482,10 +478,6 @@ def floor(conn) -> dict:
     return out
 
 
-def query(conn, sql):
-    with conn.cursor() as cur:
-        cur.execute(sql)
-        return cur.fetchall()
 
 
 def write_report(path: Path, res: dict) -> None:

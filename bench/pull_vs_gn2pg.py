@@ -30,7 +30,7 @@ from pathlib import Path
 import psycopg2
 import psycopg2.extras
 
-from benchlib import env_flag, env_int, fmt_s, log, machine, median
+from benchlib import env_flag, env_int, fmt_s, log, machine, median, pg_connect, scalar
 
 
 
@@ -97,17 +97,10 @@ def mutation_for(rows: int) -> dict:
 # ----------------------------------------------------------------------------------------------
 # PostgreSQL
 # ----------------------------------------------------------------------------------------------
+
+
 def connect():
-    conn = psycopg2.connect(**PG, application_name="gn_flux_bench")
-    conn.autocommit = True
-    return conn
-
-
-def scalar(conn, sql: str, args=None):
-    with conn.cursor() as cur:
-        cur.execute(sql, args)
-        row = cur.fetchone()
-        return None if row is None else row[0]
+    return pg_connect(PG, "gn_flux_bench")
 
 
 def execute(conn, sql: str, args=None) -> None:

@@ -28,10 +28,9 @@ import threading
 import time
 from pathlib import Path
 
-import psycopg2
 
 sys.path.insert(0, str(Path(__file__).parent))
-from benchlib import Http, MemorySampler, env_int, fmt_s, log, machine, serve_data_sql, timed  # noqa: E402
+from benchlib import env_int, fmt_s, Http, log, machine, MemorySampler, pg_connect, query, scalar, serve_data_sql, timed  # noqa: E402
 
 PG = dict(
     host=os.environ.get("BENCH_PG_HOST", "127.0.0.1"),
@@ -66,16 +65,10 @@ GRANT SELECT ON bench_serve.v_obs_gn2pg TO bench_reader;
 """
 
 
+
+
 def connect():
-    c = psycopg2.connect(**PG, application_name="gn_flux_bench_serve")
-    c.autocommit = True
-    return c
-
-
-def scalar(conn, sql, args=None):
-    with conn.cursor() as cur:
-        cur.execute(sql, args)
-        return cur.fetchone()[0]
+    return pg_connect(PG, "gn_flux_bench_serve")
 
 
 def Api() -> Http:
@@ -235,10 +228,6 @@ def wrap(f, k, errors):
         errors.append(f"client {k}: {e}")
 
 
-def query(conn, sql):
-    with conn.cursor() as cur:
-        cur.execute(sql)
-        return cur.fetchall()
 
 
 def gn2pg_full(conn, url: str, export: int, user: str, password: str) -> float:

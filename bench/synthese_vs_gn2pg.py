@@ -24,7 +24,6 @@ import json
 import os
 import platform
 import shutil
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -37,7 +36,7 @@ from pathlib import Path
 import psycopg2
 import psycopg2.extras
 
-from benchlib import env_flag, env_int, fmt_s, log, machine, median
+from benchlib import env_flag, env_int, fmt_s, log, machine, median, pg_connect, scalar
 
 
 
@@ -108,17 +107,10 @@ def mutation_for(rows: int) -> dict:
 # ----------------------------------------------------------------------------------------------
 # PostgreSQL
 # ----------------------------------------------------------------------------------------------
+
+
 def connect(dbname: str):
-    conn = psycopg2.connect(**PG, dbname=dbname, application_name="gn_flux_bench_synthese")
-    conn.autocommit = True
-    return conn
-
-
-def scalar(conn, sql: str, args=None):
-    with conn.cursor() as cur:
-        cur.execute(sql, args)
-        row = cur.fetchone()
-        return None if row is None else row[0]
+    return pg_connect(PG, "gn_flux_bench_synthese", dbname=dbname)
 
 
 def execute(conn, sql: str, args=None) -> int:
