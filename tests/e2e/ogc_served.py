@@ -16,7 +16,6 @@ Environment: GN_FLUX_E2E_SERVE_PG (host port user password dbname) and GN_FLUX_E
 (http://127.0.0.1:PORT/geonature).
 """
 
-import base64
 import json
 import math
 import os
@@ -310,16 +309,28 @@ def main():
             else:
                 check(close(f["geometry"]["coordinates"], [w[2], w[3]], 1e-9), f"geometry of {p['id_synthese']}")
         check(len(seen) == geo_total, "every feature once")
+        def items_requests():
+            # (the workers flush the access log every second)
+            time.sleep(1.5)
+            return one(cur, "SELECT count(*) FROM gn_flux.api_log WHERE route = 'ogc_items'")
+
+        whole_walk = math.ceil(total / 1000)
+        before = items_requests()
         dst = f"{tmp}/bbox.geojson"
         gdal("ogr2ogr", "-f", "GeoJSON", dst, f"OAPIF:{ogc}", "served_l93", "-oo", "PAGE_SIZE=1000",
              "-spat", *map(str, bb))
+        spat_requests = items_requests() - before
         got = sorted(f["properties"]["id_synthese"] for f in json.load(open(dst))["features"])
         inside = sorted(r[0] for r in rows(cur, "SELECT id_synthese FROM served.v_l93 WHERE "
                                                 "ST_Intersects(geom, ST_Transform(ST_MakeEnvelope(%s,%s,%s,%s,4326),2154))", bb))
         check(got == inside, f"ogr2ogr -spat: {len(got)} vs PostGIS {len(inside)}")
+        check(spat_requests < whole_walk, f"-spat is sent as bbox: {spat_requests} requests, a whole walk is {whole_walk}")
+        before = items_requests()
         dst = f"{tmp}/where.geojson"
         gdal("ogr2ogr", "-f", "GeoJSON", dst, f"OAPIF:{ogc}", "served_l93", "-oo", "PAGE_SIZE=1000",
-             "-where", f"cd_nom = 60007")
+             "-where", "cd_nom = 60007")
+        where_requests = items_requests() - before
+        check(where_requests <= 3, f"-where is sent as cd_nom=60007: {where_requests} requests, a whole walk is {whole_walk}")
         got = sorted(f["properties"]["id_synthese"] for f in json.load(open(dst))["features"])
         check(got == sorted(r[0] for r in rows(cur, "SELECT id_synthese FROM served.v_l93 WHERE cd_nom = 60007")), "ogr2ogr -where")
     calls = one(cur, "SELECT count(*) FROM gn_flux.api_log WHERE route = 'ogc_items' AND path LIKE '%%served_l93/items%%'")
