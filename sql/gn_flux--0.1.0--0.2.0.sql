@@ -459,7 +459,7 @@ BEGIN
             SELECT * INTO r FROM gn_flux.pull_source(src.name);
             RAISE NOTICE 'gn_flux: pull_all: source "%": % % (% items, % inserted, % updated, % deleted, % errors)%',
                 r.source, r.mode, r.status, r.items, r.inserted, r.updated, r.deleted, r.errors,
-                pg_catalog.coalesce(': ' OPERATOR(pg_catalog.||) r.message, '');
+                coalesce(': ' OPERATOR(pg_catalog.||) r.message, '');
         EXCEPTION WHEN lock_not_available OR object_not_in_prerequisite_state OR undefined_object THEN
             -- busy elsewhere, disabled or dropped meanwhile: the other sources go on
             RAISE WARNING 'gn_flux: pull_all: source "%" skipped: %', src.name, SQLERRM;

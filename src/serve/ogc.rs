@@ -342,7 +342,8 @@ fn extent(c: &Collection, timeout_ms: i32) -> Result<Extent, ServeError> {
     Ok(row)
 }
 
-fn openapi_document(req: &Request, st: &mut State, outcome: &mut Outcome) -> Result<Value, ServeError> {
+/// The OpenAPI document as the caller sees it (its readable collections).
+pub(super) fn openapi_document(req: &Request, st: &mut State, outcome: &mut Outcome) -> Result<Value, ServeError> {
     let caller = authenticate(req, outcome)?;
     let mut list = Vec::new();
     for (export, reader) in readable(&caller, st)? {
@@ -354,11 +355,6 @@ fn openapi_document(req: &Request, st: &mut State, outcome: &mut Outcome) -> Res
         st.settings.api.max_limit,
         env!("CARGO_PKG_VERSION"),
     ))
-}
-
-/// The OpenAPI document as the caller sees it (for the documentation page).
-pub(super) fn openapi_for(req: &Request, st: &mut State, outcome: &mut Outcome) -> Result<Value, ServeError> {
-    openapi_document(req, st, outcome)
 }
 
 fn content_crs(crs: &Crs) -> (String, String) {

@@ -231,7 +231,7 @@ fn login_submit(req: &Request, st: &mut State, outcome: &mut Outcome) -> Result<
 
 pub(super) fn docs(req: &Request, st: &mut State, outcome: &mut Outcome) -> Result<Whole, ServeError> {
     let caller = page_caller(req, outcome);
-    let doc = super::ogc::openapi_for(req, st, outcome)?;
+    let doc = super::ogc::openapi_document(req, st, outcome)?;
     let links = Links::new(
         &base_url(req, st.settings.public_url.as_deref()),
         st.settings.router.root(),
@@ -429,11 +429,11 @@ fn dashboard(req: &Request, st: &mut State, outcome: &mut Outcome) -> Result<Who
            AND xfer_start_ts OPERATOR(pg_catalog.>) CAST({since} AS pg_catalog.timestamp) ORDER BY id DESC LIMIT 200"
     );
     let errors_from = format!(
-        "FROM gn_flux.error_log WHERE ($1 OPERATOR(pg_catalog.=) '' OR source OPERATOR(pg_catalog.=) $1) AND $2 IS NOT NULL
+        "FROM gn_flux.error_log WHERE ($1 OPERATOR(pg_catalog.=) '' OR source OPERATOR(pg_catalog.=) $1)
            AND last_ts OPERATOR(pg_catalog.>) CAST({since} AS pg_catalog.timestamp) ORDER BY last_ts DESC LIMIT 200"
     );
     let api_from = format!(
-        "FROM gn_flux.api_log WHERE $1 IS NOT NULL AND $2 IS NOT NULL AND at OPERATOR(pg_catalog.>) {since}
+        "FROM gn_flux.api_log WHERE at OPERATOR(pg_catalog.>) {since}
           GROUP BY route ORDER BY count(*) DESC"
     );
     let ts = |col: &str| format!("pg_catalog.to_char({col}, {TS})");
