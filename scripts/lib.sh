@@ -21,6 +21,7 @@ die() { printf 'error: %s\n' "$*" >&2; exit 1; }
 APT_PACKAGES=(
   postgresql-15 postgresql-server-dev-15 postgresql-15-postgis-3 postgresql-15-cron
   libclang-dev clang pkg-config libssl-dev sudo gdal-bin curl ca-certificates python3-venv chromium
+  cgi-mapserver mapserver-bin
 )
 
 ensure_packages() {

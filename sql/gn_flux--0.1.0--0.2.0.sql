@@ -50,16 +50,37 @@ SELECT pg_catalog.pg_extension_config_dump('gn_flux.error_log', '');
 SELECT pg_catalog.pg_extension_config_dump('gn_flux.data_json', '');
 SELECT pg_catalog.pg_extension_config_dump('gn_flux.metadata_json', '');
 
+-- Part 1b: keys of items of other kinds.
+-- gn_flux: the keys of items of other kinds (WFS, OGC API, JSON, GBIF) and the integer id_data
+-- that stands for each in data_json (GN2PG's layout keys rows by an integer; a feature id or a
+-- GBIF key is text or beyond 32 bits). A key keeps its id_data for as long as the source exists.
+CREATE TABLE gn_flux.feed_key (
+    source varchar NOT NULL,
+    key text NOT NULL,
+    id_data serial NOT NULL,
+    first_seen timestamp without time zone DEFAULT now() NOT NULL,
+    PRIMARY KEY (source, key),
+    CONSTRAINT feed_key_id_data UNIQUE (id_data)
+);
+SELECT pg_catalog.pg_extension_config_dump('gn_flux.feed_key', '');
+SELECT pg_catalog.pg_extension_config_dump('gn_flux.feed_key_id_data_seq', '');
+COMMENT ON TABLE gn_flux.feed_key IS
+  'gn_flux: the key of each staged item of a source of another kind than geonature (a feature id, a GBIF key…) and the data_json.id_data standing for it.';
+
 -- Part 2: sources: secrets in files, plain http refused for credentials, dumped by pg_dump.
 ALTER TABLE gn_flux.source ADD COLUMN IF NOT EXISTS password_file text;
 ALTER TABLE gn_flux.source ADD COLUMN IF NOT EXISTS token_file text;
 ALTER TABLE gn_flux.source ADD COLUMN IF NOT EXISTS allow_insecure_http boolean NOT NULL DEFAULT false;
+-- Sources of other kinds (WFS, OGC API, JSON, GBIF): no export id.
+ALTER TABLE gn_flux.source ADD COLUMN IF NOT EXISTS kind text NOT NULL DEFAULT 'geonature';
+ALTER TABLE gn_flux.source ADD COLUMN IF NOT EXISTS options jsonb NOT NULL DEFAULT '{}'::jsonb;
+ALTER TABLE gn_flux.source ALTER COLUMN export_id DROP NOT NULL;
 SELECT pg_catalog.pg_extension_config_dump('gn_flux.source', '');
 COMMENT ON TABLE gn_flux.source IS
-  'Remote GeoNature exports pulled by gn_flux.pull_source(). Rows may be changed with UPDATE; the same validation as gn_flux.add_source() applies. password and token are readable only by the owner and superusers.';
+  'Sources pulled by gn_flux.pull_source(): remote GeoNature exports, WFS layers, OGC API collections, JSON APIs and GBIF searches (kind). Rows may be changed with UPDATE; the same validation as gn_flux.add_source() applies. password and token are readable only by the owner and superusers.';
 COMMENT ON COLUMN gn_flux.source.name IS 'Source name, also the value of the source column of data_json, import_log, error_log (lower case letters, digits, _).';
 COMMENT ON COLUMN gn_flux.source.url IS 'GeoNature root, e.g. https://host/geonature (the API is under /api/).';
-COMMENT ON COLUMN gn_flux.source.export_id IS 'Id of the export in the remote Export module (/api/exports/api/<id>).';
+COMMENT ON COLUMN gn_flux.source.export_id IS 'Id of the export in the remote Export module (/api/exports/api/<id>); geonature sources only (required there).';
 COMMENT ON COLUMN gn_flux.source.login IS 'GeoNature login (with password); NULL for a public export or a token.';
 COMMENT ON COLUMN gn_flux.source.password IS 'Secret: not readable by other roles.';
 COMMENT ON COLUMN gn_flux.source.token IS 'Secret: export token, sent in the api-key header.';
@@ -77,13 +98,16 @@ COMMENT ON COLUMN gn_flux.source.paging IS 'keyset (default; falls back to offse
 COMMENT ON COLUMN gn_flux.source.password_file IS 'File name, in the directory set by gn_flux.secrets_directory, holding the password (recommended over password: the secret never appears in SQL text or the server log). The file must be readable by the server''s OS user only (mode 600).';
 COMMENT ON COLUMN gn_flux.source.token_file IS 'File name, in gn_flux.secrets_directory, holding the export token (recommended over token; mode 600).';
 COMMENT ON COLUMN gn_flux.source.allow_insecure_http IS 'Send the login, password or token over plain http:// to a host that is not the local machine (default false: https is required for credentials, loopback excepted).';
+COMMENT ON COLUMN gn_flux.source.kind IS 'geonature (an Export module export, default), wfs (a WFS 2.0 layer), ogcapi (an OGC API - Features collection), json (a paginated JSON API) or gbif (GBIF occurrence search). Items are staged in data_json with type = kind (geonature: data_type).';
+COMMENT ON COLUMN gn_flux.source.options IS 'Options of the other kinds (a JSON object, checked on save): wfs typename, sort, output, bbox, filter; ogcapi collection, bbox, datetime; json paging, items, page_param, limit_param, offset_param, cursor_param, cursor, next, total, modified_param, stop_on_short_page; every kind id, uuid, modified, srid, geometry, lon_lat, api_key_header. See the README.';
 COMMENT ON COLUMN gn_flux.source.watermark IS 'Largest derniere_action seen by successful pulls (remote clock); the next update pull starts from it, minus update_overlap.';
 
 -- Secrets: other roles may read every column but password and token.
 REVOKE ALL ON gn_flux.source FROM PUBLIC;
 GRANT SELECT (name, url, export_id, login, data_type, query_strings, page_size, metadata_export_id, enabled,
               max_retries, retry_backoff_ms, connect_timeout_ms, read_timeout_ms, module_path,
-              update_overlap, paging, watermark, created_at, password_file, token_file, allow_insecure_http)
+              update_overlap, paging, watermark, created_at, password_file, token_file, allow_insecure_http,
+              kind, options)
    ON gn_flux.source TO PUBLIC;
 
 -- The Rust function behind the source check now takes the whole row.
@@ -136,6 +160,10 @@ BEGIN
             USING ERRCODE = '22023',
                   HINT = 'The name is stored in every staging row: add a new source and drop the old one instead.';
     END IF;
+    -- Items of other kinds are staged with type = kind.
+    IF NEW.kind IS DISTINCT FROM 'geonature' THEN
+        NEW.data_type := NEW.kind;
+    END IF;
     -- The whole row is checked by one Rust function (gn_client::SourceDefinition::validate).
     NEW.url := gn_flux._check_source(gn_flux._source_json(NEW));
     RETURN NEW;
@@ -164,7 +192,7 @@ COMMENT ON FUNCTION gn_flux._masked(gn_flux.source) IS 'internal: a source row w
 CREATE OR REPLACE FUNCTION gn_flux.add_source(
     name text,
     url text,
-    export_id integer,
+    export_id integer DEFAULT NULL,
     login text DEFAULT NULL,
     password text DEFAULT NULL,
     token text DEFAULT NULL,
@@ -183,7 +211,9 @@ CREATE OR REPLACE FUNCTION gn_flux.add_source(
     password_file text DEFAULT NULL,
     token_file text DEFAULT NULL,
     allow_insecure_http boolean DEFAULT NULL,
-    probe boolean DEFAULT true
+    probe boolean DEFAULT true,
+    kind text DEFAULT NULL,
+    options jsonb DEFAULT NULL
 ) RETURNS gn_flux.source
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
@@ -207,7 +237,8 @@ BEGIN
         'max_retries', add_source.max_retries, 'retry_backoff_ms', add_source.retry_backoff_ms,
         'connect_timeout_ms', add_source.connect_timeout_ms, 'read_timeout_ms', add_source.read_timeout_ms,
         'module_path', add_source.module_path, 'update_overlap', add_source.update_overlap::text,
-        'paging', add_source.paging, 'allow_insecure_http', add_source.allow_insecure_http));
+        'paging', add_source.paging, 'allow_insecure_http', add_source.allow_insecure_http,
+        'kind', add_source.kind, 'options', add_source.options));
     SELECT string_agg(quote_ident(k), ', ') INTO cols FROM jsonb_object_keys(given) AS k;
     -- Missing keys take the table's defaults; the trigger validates the whole row.
     EXECUTE format('INSERT INTO gn_flux.source AS s (%1$s) SELECT %1$s FROM jsonb_populate_record(NULL::gn_flux.source, $1) RETURNING s.*', cols)
@@ -219,8 +250,8 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION gn_flux.add_source(text, text, integer, text, text, text, text, jsonb, integer, integer, boolean,
-    integer, integer, integer, integer, text, interval, text, text, text, boolean, boolean) IS
-  'Registers a remote GeoNature export as a source; NULL options take the defaults of gn_flux.source. Secrets: password_file/token_file name files in gn_flux.secrets_directory (kept out of SQL text and logs); password/token are accepted but appear in the statement text. Probes the source (login, module discovery, one row) unless probe => false. Returns the row with secrets masked.';
+    integer, integer, integer, integer, text, interval, text, text, text, boolean, boolean, text, jsonb) IS
+  'Registers a source: a remote GeoNature export (kind geonature, the default: give export_id), or a WFS layer, OGC API collection, JSON API or GBIF search (kind wfs, ogcapi, json, gbif: give options); NULL options take the defaults of gn_flux.source. Secrets: password_file/token_file name files in gn_flux.secrets_directory (kept out of SQL text and logs); password/token are accepted but appear in the statement text. Probes the source (login, module discovery, one row) unless probe => false. Returns the row with secrets masked.';
 
 -- Not pinned: it deletes staging rows, and DBA triggers on data_json run with the caller's
 -- search_path as they do during a pull. Every name and every operator in it is
@@ -243,6 +274,7 @@ BEGIN
     IF NOT coalesce(keep_data, false) THEN
         DELETE FROM gn_flux.data_json d WHERE d.source::text OPERATOR(pg_catalog.=) drop_source.name;
         DELETE FROM gn_flux.metadata_json m WHERE m.source::text OPERATOR(pg_catalog.=) drop_source.name;
+        DELETE FROM gn_flux.feed_key k WHERE k.source::text OPERATOR(pg_catalog.=) drop_source.name;
     END IF;
     -- (its GeoNature load settings go with the source; what it loaded stays in GeoNature)
     DELETE FROM gn_flux.synthese_reject x WHERE x.source OPERATOR(pg_catalog.=) drop_source.name;
@@ -438,7 +470,7 @@ COMMENT ON VIEW gn_flux.status IS
 GRANT SELECT ON gn_flux.status TO PUBLIC;
 
 REVOKE ALL ON FUNCTION gn_flux.add_source(text, text, integer, text, text, text, text, jsonb, integer, integer, boolean,
-    integer, integer, integer, integer, text, interval, text, text, text, boolean, boolean) FROM PUBLIC;
+    integer, integer, integer, integer, text, interval, text, text, text, boolean, boolean, text, jsonb) FROM PUBLIC;
 REVOKE ALL ON FUNCTION gn_flux.drop_source(text, boolean) FROM PUBLIC;
 REVOKE ALL ON FUNCTION gn_flux.schedule_source(text, text) FROM PUBLIC;
 REVOKE ALL ON FUNCTION gn_flux.unschedule_source(text) FROM PUBLIC;
@@ -1431,3 +1463,254 @@ COMMENT ON FUNCTION gn_flux.revoke_api_token(text) IS
 -- members of gn_flux.api_dashboard_role (gn_flux_monitor by default), read as their role: they
 -- already see run details in gn_flux.status, and these logs are those details.
 GRANT SELECT ON gn_flux.import_log, gn_flux.error_log TO gn_flux_monitor;
+
+-- Part 7: sources of other kinds mapped to the Synthese (the mapping function, its helpers).
+-- gn_flux::synthese::set_mapping
+CREATE OR REPLACE FUNCTION gn_flux."set_mapping"(
+	"source" TEXT, /* Option < & str > */
+	"mapping" jsonb /* Option < JsonB > */
+) RETURNS VOID /* SqlResult < () > */
+
+LANGUAGE c /* Rust */
+AS 'MODULE_PATHNAME', 'set_mapping_wrapper';
+-- gn_flux install script, part 7: mapping sources of other kinds (WFS, OGC API, JSON APIs, GBIF)
+-- to the Synthese. A mapping is the source's rows of gn_flux.synthese_column (set with
+-- gn_flux.set_mapping or gn_flux.set_synthese_column); for these sources every column not
+-- mapped is NULL, except unique_id_sinp (the staged uuid), the_geom_4326 (the staged geometry,
+-- already in EPSG:4326) and entity_source_pk_value (the item's key).
+-- The helpers below are written for mapping expressions; they read GeoNature's referentials at
+-- call time (plpgsql: the extension installs without GeoNature).
+
+CREATE FUNCTION gn_flux._feed_key(id_data integer) RETURNS text
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$ SELECT k.key FROM gn_flux.feed_key k WHERE k.id_data = _feed_key.id_data $$;
+COMMENT ON FUNCTION gn_flux._feed_key(integer) IS 'internal: the item key (feature id, GBIF key…) of a staged row of a source of another kind';
+
+-- A nomenclature code from a code or a label (label_default, label_fr, case-insensitive): what
+-- a mapping needs for sources that send labels (GeoNature's v_synthese_sinp sends labels; a
+-- code expected where a label comes is how API2GN loses nomenclatures). An unknown value is
+-- returned as it is, so that the load rejects it with the value (nothing is dropped silently).
+CREATE FUNCTION gn_flux.nomenclature_code(type_mnemonique text, value text) RETURNS text
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    code text;
+BEGIN
+    IF value IS NULL OR btrim(value) = '' THEN
+        RETURN NULL;
+    END IF;
+    SELECT n.cd_nomenclature INTO code
+      FROM ref_nomenclatures.t_nomenclatures n
+      JOIN ref_nomenclatures.bib_nomenclatures_types t ON t.id_type = n.id_type
+     WHERE t.mnemonique::text = type_mnemonique
+       AND (n.cd_nomenclature::text = btrim(value)
+            OR lower(n.label_default::text) = lower(btrim(value))
+            OR lower(n.label_fr::text) = lower(btrim(value)))
+     ORDER BY (n.cd_nomenclature::text = btrim(value)) DESC, n.id_nomenclature
+     LIMIT 1;
+    RETURN coalesce(code, value);
+END
+$$;
+COMMENT ON FUNCTION gn_flux.nomenclature_code(text, text) IS
+  'For mappings: the code of a nomenclature of type type_mnemonique (e.g. STATUT_BIO) given its code or its label (label_default or label_fr, case-insensitive); an unknown value is returned unchanged, so that the load rejects it with its value.';
+
+-- The taxon of a scientific name: the TAXREF row whose lb_nom or nom_complet is the name
+-- (the reference row of the name first).
+CREATE FUNCTION gn_flux.taxon_by_name(name text) RETURNS integer
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    found integer;
+BEGIN
+    IF name IS NULL OR btrim(name) = '' THEN
+        RETURN NULL;
+    END IF;
+    SELECT t.cd_nom INTO found FROM taxonomie.taxref t
+     WHERE t.lb_nom::text = btrim(name) OR t.nom_complet::text = btrim(name)
+     ORDER BY (t.cd_nom = t.cd_ref) DESC, (t.lb_nom::text = btrim(name)) DESC, t.cd_nom
+     LIMIT 1;
+    RETURN found;
+END
+$$;
+COMMENT ON FUNCTION gn_flux.taxon_by_name(text) IS
+  'For mappings: the cd_nom of a scientific name in taxonomie.taxref (lb_nom, else nom_complet; the reference name first), NULL if unknown.';
+
+-- The taxon of an external key through TAXREF's links (taxonomie.taxref_liens: ct_name is the
+-- database, e.g. 'GBIF', ct_sp_id its key), as API2GN's GBIF parser does.
+CREATE FUNCTION gn_flux.taxon_by_link(database_name text, external_id text) RETURNS integer
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    found integer;
+BEGIN
+    IF external_id IS NULL OR pg_catalog.to_regclass('taxonomie.taxref_liens') IS NULL THEN
+        RETURN NULL;
+    END IF;
+    EXECUTE 'SELECT l.cd_nom FROM taxonomie.taxref_liens l
+              WHERE l.ct_name::text = $1 AND l.ct_sp_id::text = $2 ORDER BY l.cd_nom LIMIT 1'
+       INTO found USING database_name, btrim(external_id);
+    RETURN found;
+END
+$$;
+COMMENT ON FUNCTION gn_flux.taxon_by_link(text, text) IS
+  'For mappings: the cd_nom linked to an external taxon key in taxonomie.taxref_liens, e.g. taxon_by_link(''GBIF'', s.item ->> ''taxonKey''); NULL if unknown or if the table is absent.';
+
+-- Dates as sources write them: ISO instants, dates, partial dates ('2020', '2020-05') and ISO
+-- intervals ('2020-05-01/2020-05-03', as GBIF's eventDate).
+CREATE FUNCTION gn_flux.date_start(value text) RETURNS timestamp without time zone
+LANGUAGE plpgsql IMMUTABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    v text := btrim(split_part(value, '/', 1));
+BEGIN
+    IF v IS NULL OR v = '' THEN
+        RETURN NULL;
+    ELSIF v ~ '^\d{4}$' THEN
+        RETURN make_timestamp(v::int, 1, 1, 0, 0, 0);
+    ELSIF v ~ '^\d{4}-\d{2}$' THEN
+        RETURN make_timestamp(split_part(v, '-', 1)::int, split_part(v, '-', 2)::int, 1, 0, 0, 0);
+    END IF;
+    RETURN gn_flux.to_timestamp_or_null(v);
+EXCEPTION WHEN others THEN
+    RETURN NULL;
+END
+$$;
+COMMENT ON FUNCTION gn_flux.date_start(text) IS
+  'For mappings: the start of a date as sources write it (an instant, a date, a year, a year-month, or an ISO interval a/b); NULL if unreadable.';
+
+CREATE FUNCTION gn_flux.date_end(value text) RETURNS timestamp without time zone
+LANGUAGE plpgsql IMMUTABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    v text := btrim(CASE WHEN strpos(value, '/') > 0 THEN split_part(value, '/', 2) ELSE value END);
+BEGIN
+    IF v IS NULL OR v = '' THEN
+        RETURN NULL;
+    ELSIF v ~ '^\d{4}$' THEN
+        RETURN make_timestamp(v::int, 12, 31, 23, 59, 59);
+    ELSIF v ~ '^\d{4}-\d{2}$' THEN
+        RETURN make_timestamp(split_part(v, '-', 1)::int, split_part(v, '-', 2)::int, 1, 23, 59, 59)
+               + interval '1 month' - interval '1 day';
+    END IF;
+    RETURN gn_flux.to_timestamp_or_null(v);
+EXCEPTION WHEN others THEN
+    RETURN NULL;
+END
+$$;
+COMMENT ON FUNCTION gn_flux.date_end(text) IS
+  'For mappings: the end of a date as sources write it (a year ends on 31 December 23:59:59, a month on its last day, an interval a/b at b); NULL if unreadable.';
+
+-- Ready-made mappings (a JSON object column => SQL expression, for gn_flux.set_mapping).
+CREATE FUNCTION gn_flux.example_mapping(name text, dataset uuid) RETURNS jsonb
+LANGUAGE plpgsql IMMUTABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    ds text := quote_literal(dataset::text);
+BEGIN
+    IF dataset IS NULL THEN
+        RAISE EXCEPTION 'dataset must not be NULL'
+            USING ERRCODE = '22004', HINT = 'Give the unique_dataset_id (gn_meta.t_datasets) the observations go to.';
+    END IF;
+    IF name = 'geonature_sinp' THEN
+        -- Another GeoNature's v_synthese_sinp export pulled as a JSON API: nomenclatures come
+        -- as labels and are turned into codes.
+        RETURN jsonb_build_object(
+            'id_dataset', format('coalesce(s.item ->> %L, %s)', 'jdd_uuid', ds),
+            'entity_source_pk_value', 's.item ->> ''id_synthese''',
+            'unique_id_sinp_grp', 's.item ->> ''id_perm_grp_sinp''',
+            'nom_cite', 's.item ->> ''nom_cite''',
+            'cd_nom', 's.item ->> ''cd_nom''',
+            'meta_v_taxref', 's.item ->> ''version_taxref''',
+            'date_min', 's.item ->> ''date_debut''',
+            'date_max', 's.item ->> ''date_fin''',
+            'count_min', 's.item ->> ''nombre_min''',
+            'count_max', 's.item ->> ''nombre_max''',
+            'altitude_min', 's.item ->> ''altitude_min''',
+            'altitude_max', 's.item ->> ''altitude_max''',
+            'depth_min', 's.item ->> ''profondeur_min''',
+            'depth_max', 's.item ->> ''profondeur_max''',
+            'observers', 's.item ->> ''observateurs''',
+            'determiner', 's.item ->> ''determinateur''',
+            'validator', 's.item ->> ''validateur''',
+            'comment_context', 's.item ->> ''comment_releve''',
+            'comment_description', 's.item ->> ''comment_occurrence''',
+            'place_name', 's.item ->> ''nom_lieu''',
+            'precision', 's.item ->> ''precision''',
+            'reference_biblio', 's.item ->> ''reference_biblio''',
+            'cd_hab', 's.item ->> ''code_habitat''',
+            'grp_method', 's.item ->> ''methode_regroupement''',
+            'sample_number_proof', 's.item ->> ''numero_preuve''',
+            'digital_proof', 's.item ->> ''preuve_numerique''',
+            'non_digital_proof', 's.item ->> ''preuve_non_numerique''',
+            'the_geom_4326', 'coalesce(s.geom, ST_GeomFromText(s.item ->> ''wkt_4326'', 4326))',
+            'id_nomenclature_geo_object_nature', 'gn_flux.nomenclature_code(''NAT_OBJ_GEO'', s.item ->> ''nature_objet_geo'')',
+            'id_nomenclature_grp_typ', 'gn_flux.nomenclature_code(''TYP_GRP'', s.item ->> ''type_regroupement'')',
+            'id_nomenclature_behaviour', 'gn_flux.nomenclature_code(''OCC_COMPORTEMENT'', s.item ->> ''comportement'')',
+            'id_nomenclature_obs_technique', 'gn_flux.nomenclature_code(''METH_OBS'', s.item ->> ''technique_obs'')',
+            'id_nomenclature_bio_status', 'gn_flux.nomenclature_code(''STATUT_BIO'', s.item ->> ''statut_biologique'')',
+            'id_nomenclature_bio_condition', 'gn_flux.nomenclature_code(''ETA_BIO'', s.item ->> ''etat_biologique'')',
+            'id_nomenclature_naturalness', 'gn_flux.nomenclature_code(''NATURALITE'', s.item ->> ''naturalite'')',
+            'id_nomenclature_exist_proof', 'gn_flux.nomenclature_code(''PREUVE_EXIST'', s.item ->> ''preuve_existante'')',
+            'id_nomenclature_diffusion_level', 'gn_flux.nomenclature_code(''NIV_PRECIS'', s.item ->> ''precision_diffusion'')',
+            'id_nomenclature_life_stage', 'gn_flux.nomenclature_code(''STADE_VIE'', s.item ->> ''stade_vie'')',
+            'id_nomenclature_sex', 'gn_flux.nomenclature_code(''SEXE'', s.item ->> ''sexe'')',
+            'id_nomenclature_obj_count', 'gn_flux.nomenclature_code(''OBJ_DENBR'', s.item ->> ''objet_denombrement'')',
+            'id_nomenclature_type_count', 'gn_flux.nomenclature_code(''TYP_DENBR'', s.item ->> ''type_denombrement'')',
+            'id_nomenclature_sensitivity', 'gn_flux.nomenclature_code(''SENSIBILITE'', s.item ->> ''niveau_sensibilite'')',
+            'id_nomenclature_observation_status', 'gn_flux.nomenclature_code(''STATUT_OBS'', s.item ->> ''statut_observation'')',
+            'id_nomenclature_blurring', 'gn_flux.nomenclature_code(''DEE_FLOU'', s.item ->> ''floutage_dee'')',
+            'id_nomenclature_source_status', 'gn_flux.nomenclature_code(''STATUT_SOURCE'', s.item ->> ''statut_source'')',
+            'id_nomenclature_info_geo_type', 'gn_flux.nomenclature_code(''TYP_INF_GEO'', s.item ->> ''type_info_geo'')',
+            'id_nomenclature_determination_method', 'gn_flux.nomenclature_code(''METH_DETERMIN'', s.item ->> ''methode_determination'')',
+            'additional_data', 'gn_flux.to_jsonb_or_null(s.item ->> ''donnees_additionnelles'')');
+    ELSIF name = 'wfs_layer' THEN
+        -- A WFS (or OGC API) layer of observations with plain attributes, as the test layer.
+        RETURN jsonb_build_object(
+            'id_dataset', ds,
+            'nom_cite', 's.item ->> ''nom_cite''',
+            'cd_nom', 's.item ->> ''cd_nom''',
+            'date_min', 'gn_flux.date_start(s.item ->> ''date_obs'')',
+            'date_max', 'gn_flux.date_end(s.item ->> ''date_obs'')',
+            'count_min', 's.item ->> ''nombre''',
+            'count_max', 's.item ->> ''nombre''',
+            'observers', 's.item ->> ''observateur''',
+            'place_name', 's.item ->> ''commune''',
+            'id_nomenclature_obs_technique', '''0''',
+            'id_nomenclature_observation_status', '''Pr''');
+    ELSIF name = 'gbif' THEN
+        -- GBIF occurrences: taxon through TAXREF's links (else the name), GBIF's vocabularies
+        -- to SINP codes.
+        RETURN jsonb_build_object(
+            'id_dataset', ds,
+            'nom_cite', 'coalesce(s.item ->> ''scientificName'', s.item ->> ''species'')',
+            'cd_nom', 'coalesce(gn_flux.taxon_by_link(''GBIF'', s.item ->> ''taxonKey''), gn_flux.taxon_by_name(s.item ->> ''species''), gn_flux.taxon_by_name(s.item ->> ''scientificName''))',
+            'date_min', 'gn_flux.date_start(s.item ->> ''eventDate'')',
+            'date_max', 'gn_flux.date_end(s.item ->> ''eventDate'')',
+            'count_min', 's.item ->> ''individualCount''',
+            'count_max', 's.item ->> ''individualCount''',
+            'observers', 's.item ->> ''recordedBy''',
+            'precision', 'round((s.item ->> ''coordinateUncertaintyInMeters'')::numeric)',
+            'reference_biblio', '''GBIF occurrence '' || (s.item ->> ''key'')',
+            'id_nomenclature_sex', 'CASE s.item ->> ''sex'' WHEN ''MALE'' THEN ''3'' WHEN ''FEMALE'' THEN ''2'' WHEN ''HERMAPHRODITE'' THEN ''4'' ELSE ''6'' END',
+            'id_nomenclature_life_stage', 'CASE s.item ->> ''lifeStage'' WHEN ''ADULT'' THEN ''2'' WHEN ''JUVENILE'' THEN ''3'' WHEN ''LARVA'' THEN ''6'' WHEN ''EGG'' THEN ''9'' ELSE ''1'' END',
+            'id_nomenclature_observation_status', 'CASE s.item ->> ''occurrenceStatus'' WHEN ''ABSENT'' THEN ''No'' ELSE ''Pr'' END',
+            'id_nomenclature_source_status', 'CASE s.item ->> ''basisOfRecord'' WHEN ''PRESERVED_SPECIMEN'' THEN ''Co'' WHEN ''LITERATURE'' THEN ''Li'' ELSE ''Te'' END',
+            'additional_data', 'jsonb_build_object(''gbif_key'', s.item -> ''key'', ''datasetKey'', s.item -> ''datasetKey'', ''taxonKey'', s.item -> ''taxonKey'', ''occurrenceID'', s.item -> ''occurrenceID'')');
+    END IF;
+    RAISE EXCEPTION 'unknown example mapping "%"', name
+        USING ERRCODE = '22023', HINT = 'Use geonature_sinp, wfs_layer or gbif.';
+END
+$$;
+COMMENT ON FUNCTION gn_flux.example_mapping(text, uuid) IS
+  'Ready-made mappings for gn_flux.set_mapping: geonature_sinp (another GeoNature''s v_synthese_sinp export, labels turned into codes), wfs_layer (a layer of plain observation attributes), gbif (GBIF occurrences); dataset: the unique_dataset_id the observations go to.';
+
+COMMENT ON FUNCTION gn_flux.set_mapping(text, jsonb) IS
+  'Replaces the whole Synthese mapping of a source ({"column": "SQL expression over s"}), checked as a whole: known columns, one expression each, id_dataset, nom_cite, date_min and date_max mapped for sources of other kinds, the statement compiled. Stored in gn_flux.synthese_column.';
+REVOKE ALL ON FUNCTION gn_flux.set_mapping(text, jsonb) FROM PUBLIC;

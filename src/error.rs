@@ -21,6 +21,8 @@ pub enum Kind {
     InsufficientPrivilege,
     ProgramLimitExceeded,
     Io,
+    /// A value a NOT NULL column needs is missing (a mapping without date_min…).
+    NotNullViolation,
 }
 
 #[derive(Debug, Clone, thiserror::Error)]
@@ -74,6 +76,7 @@ impl GnFluxError {
             Kind::InsufficientPrivilege => ERRCODE_INSUFFICIENT_PRIVILEGE,
             Kind::ProgramLimitExceeded => ERRCODE_PROGRAM_LIMIT_EXCEEDED,
             Kind::Io => ERRCODE_IO_ERROR,
+            Kind::NotNullViolation => ERRCODE_NOT_NULL_VIOLATION,
         }
     }
 

@@ -86,6 +86,12 @@ mod synthese;
     requires = ["synthese", serve::api_token_secret, serve::api_token_hash]
 );
 
+::pgrx::extension_sql_file!(
+    "../sql/schema/070_feeds.sql",
+    name = "feeds",
+    requires = ["api", synthese::set_mapping, synthese::to_timestamp_or_null]
+);
+
 #[pg_guard]
 pub extern "C-unwind" fn _PG_init() {
     // Session-level settings can be defined in any backend.

@@ -1,6 +1,6 @@
 -- One page of export items into gn_flux.data_json, set-based, in one statement.
 -- The page in columns (one element per item, unnest()ed together):
---   $1 text[]: item JSON   $7 text[]: geometry as EWKB hex   $8 text[]: error   $9 bigint[]: id_synthese
+--   $1 text[]: item JSON   $7 text[]: geometry as EWKB hex (SRID 4326, or a feed's own SRID)   $8 text[]: error   $9 bigint[]: id_synthese
 --   $10 text[]: uuid
 -- $2 text: source name   $3 text: data type   $4 integer: import_id
 -- $5 bigint, $6 bigint: full pulls only (NULL otherwise): the page covers every id the export
@@ -17,7 +17,9 @@ WITH page AS (
 ),
 classified AS (
     SELECT r.item, r.raw_id, r.id_data, r.uuid,
-           CASE WHEN r.g IS NULL THEN NULL ELSE r.g::@postgis@.geometry END AS geom,
+           -- (sources of other kinds send their own SRID: reprojected to the column's 4326;
+           -- a no-op for 4326)
+           CASE WHEN r.g IS NULL THEN NULL ELSE @postgis@.ST_Transform(r.g::@postgis@.geometry, 4326) END AS geom,
            CASE
                WHEN r.err IS NOT NULL THEN r.err
                WHEN r.raw_id IS NULL THEN 'missing id_synthese'

@@ -119,5 +119,21 @@ CREATE TABLE gn_flux.metadata_json (
 );
 SELECT pg_catalog.pg_extension_config_dump('gn_flux.metadata_json', '');
 -- (GN2PG's ix_*_metadata_json_uuid duplicates metadata_unique_uuid: left out, as above.)
+-- gn_flux: the keys of items of other kinds (WFS, OGC API, JSON, GBIF) and the integer id_data
+-- that stands for each in data_json (GN2PG's layout keys rows by an integer; a feature id or a
+-- GBIF key is text or beyond 32 bits). A key keeps its id_data for as long as the source exists.
+CREATE TABLE gn_flux.feed_key (
+    source varchar NOT NULL,
+    key text NOT NULL,
+    id_data serial NOT NULL,
+    first_seen timestamp without time zone DEFAULT now() NOT NULL,
+    PRIMARY KEY (source, key),
+    CONSTRAINT feed_key_id_data UNIQUE (id_data)
+);
+SELECT pg_catalog.pg_extension_config_dump('gn_flux.feed_key', '');
+SELECT pg_catalog.pg_extension_config_dump('gn_flux.feed_key_id_data_seq', '');
+COMMENT ON TABLE gn_flux.feed_key IS
+  'gn_flux: the key of each staged item of a source of another kind than geonature (a feature id, a GBIF key…) and the data_json.id_data standing for it.';
+
 COMMENT ON TABLE gn_flux.metadata_json IS
   'Acquisition frameworks and datasets (GN2PG 1.10 layout): level is ''acquisition framework'' or ''dataset''; dataset items carry ca_uuid.';

@@ -25,6 +25,10 @@ BEGIN
             USING ERRCODE = '22023',
                   HINT = 'The name is stored in every staging row: add a new source and drop the old one instead.';
     END IF;
+    -- Items of other kinds are staged with type = kind.
+    IF NEW.kind IS DISTINCT FROM 'geonature' THEN
+        NEW.data_type := NEW.kind;
+    END IF;
     -- The whole row is checked by one Rust function (gn_client::SourceDefinition::validate).
     NEW.url := gn_flux._check_source(gn_flux._source_json(NEW));
     RETURN NEW;
@@ -52,7 +56,7 @@ COMMENT ON FUNCTION gn_flux._masked(gn_flux.source) IS 'internal: a source row w
 CREATE FUNCTION gn_flux.add_source(
     name text,
     url text,
-    export_id integer,
+    export_id integer DEFAULT NULL,
     login text DEFAULT NULL,
     password text DEFAULT NULL,
     token text DEFAULT NULL,
@@ -71,7 +75,9 @@ CREATE FUNCTION gn_flux.add_source(
     password_file text DEFAULT NULL,
     token_file text DEFAULT NULL,
     allow_insecure_http boolean DEFAULT NULL,
-    probe boolean DEFAULT true
+    probe boolean DEFAULT true,
+    kind text DEFAULT NULL,
+    options jsonb DEFAULT NULL
 ) RETURNS gn_flux.source
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
@@ -95,7 +101,8 @@ BEGIN
         'max_retries', add_source.max_retries, 'retry_backoff_ms', add_source.retry_backoff_ms,
         'connect_timeout_ms', add_source.connect_timeout_ms, 'read_timeout_ms', add_source.read_timeout_ms,
         'module_path', add_source.module_path, 'update_overlap', add_source.update_overlap::text,
-        'paging', add_source.paging, 'allow_insecure_http', add_source.allow_insecure_http));
+        'paging', add_source.paging, 'allow_insecure_http', add_source.allow_insecure_http,
+        'kind', add_source.kind, 'options', add_source.options));
     SELECT string_agg(quote_ident(k), ', ') INTO cols FROM jsonb_object_keys(given) AS k;
     -- Missing keys take the table's defaults; the trigger validates the whole row.
     EXECUTE format('INSERT INTO gn_flux.source AS s (%1$s) SELECT %1$s FROM jsonb_populate_record(NULL::gn_flux.source, $1) RETURNING s.*', cols)
@@ -107,8 +114,8 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION gn_flux.add_source(text, text, integer, text, text, text, text, jsonb, integer, integer, boolean,
-    integer, integer, integer, integer, text, interval, text, text, text, boolean, boolean) IS
-  'Registers a remote GeoNature export as a source; NULL options take the defaults of gn_flux.source. Secrets: password_file/token_file name files in gn_flux.secrets_directory (kept out of SQL text and logs); password/token are accepted but appear in the statement text. Probes the source (login, module discovery, one row) unless probe => false. Returns the row with secrets masked.';
+    integer, integer, integer, integer, text, interval, text, text, text, boolean, boolean, text, jsonb) IS
+  'Registers a source: a remote GeoNature export (kind geonature, the default: give export_id), or a WFS layer, OGC API collection, JSON API or GBIF search (kind wfs, ogcapi, json, gbif: give options); NULL options take the defaults of gn_flux.source. Secrets: password_file/token_file name files in gn_flux.secrets_directory (kept out of SQL text and logs); password/token are accepted but appear in the statement text. Probes the source (login, module discovery, one row) unless probe => false. Returns the row with secrets masked.';
 
 -- Not pinned: it deletes staging rows, and DBA triggers on data_json run with the caller's
 -- search_path as they do during a pull. Every name and every operator in it is
@@ -131,6 +138,7 @@ BEGIN
     IF NOT coalesce(keep_data, false) THEN
         DELETE FROM gn_flux.data_json d WHERE d.source::text OPERATOR(pg_catalog.=) drop_source.name;
         DELETE FROM gn_flux.metadata_json m WHERE m.source::text OPERATOR(pg_catalog.=) drop_source.name;
+        DELETE FROM gn_flux.feed_key k WHERE k.source::text OPERATOR(pg_catalog.=) drop_source.name;
     END IF;
     -- (its GeoNature load settings go with the source; what it loaded stays in GeoNature)
     DELETE FROM gn_flux.synthese_reject x WHERE x.source OPERATOR(pg_catalog.=) drop_source.name;
@@ -264,7 +272,7 @@ COMMENT ON VIEW gn_flux.status IS
 GRANT SELECT ON gn_flux.status TO PUBLIC;
 
 REVOKE ALL ON FUNCTION gn_flux.add_source(text, text, integer, text, text, text, text, jsonb, integer, integer, boolean,
-    integer, integer, integer, integer, text, interval, text, text, text, boolean, boolean) FROM PUBLIC;
+    integer, integer, integer, integer, text, interval, text, text, text, boolean, boolean, text, jsonb) FROM PUBLIC;
 REVOKE ALL ON FUNCTION gn_flux.drop_source(text, boolean) FROM PUBLIC;
 REVOKE ALL ON FUNCTION gn_flux.schedule_source(text, text) FROM PUBLIC;
 REVOKE ALL ON FUNCTION gn_flux.unschedule_source(text) FROM PUBLIC;

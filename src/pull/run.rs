@@ -171,7 +171,8 @@ pub fn run(
         Mode::Update => gn_client::window_start(watermark, overlap, since),
     };
     let mut window = Vec::new();
-    if let Some(start) = window_start {
+    let geonature = source.is_geonature();
+    if let (Some(start), true) = (window_start, geonature) {
         window.push(Filter::new(
             FilterOp::DateGe,
             "derniere_action",
@@ -184,6 +185,11 @@ pub fn run(
         params.push(("limit".into(), cfg.page_size.to_string()));
         for f in &window {
             params.push((f.param_name(), f.value.clone()));
+        }
+        if let (Some(start), Some(feed)) = (window_start, &cfg.feed) {
+            if feed.incremental() {
+                params.push(("since".into(), gn_protocol::time::format_timestamp(&start)));
+            }
         }
     }
 
@@ -214,15 +220,26 @@ pub fn run(
     };
     let plan = PullPlan {
         window,
-        deletions_since: if mode == Mode::Update && source.has_login() {
+        deletions_since: if mode == Mode::Update && source.has_login() && geonature {
             window_start
         } else {
             None
         },
         metadata_export: source.metadata_export_id.is_some(),
         keyset: source.paging() == "keyset",
+        feed_since: if geonature { None } else { window_start },
     };
-    if mode == Mode::Update && !source.has_login() && window_start.is_some() {
+    if let (Mode::Update, Some(feed)) = (mode, &cfg.feed) {
+        notice(&format!(
+            "gn_flux: source \"{name}\" ({}): {}",
+            source.kind(),
+            if feed.incremental() {
+                "items changed since the watermark are read; deletions are seen by full pulls only"
+            } else {
+                "this kind has no modification filter: every item is read again (deletions are seen by full pulls only)"
+            }
+        ));
+    } else if geonature && mode == Mode::Update && !source.has_login() && window_start.is_some() {
         notice(&format!(
             "gn_flux: source \"{name}\" has no login: deletions cannot be read from /api/synthese/log (run a full pull to reconcile)"
         ));
@@ -391,6 +408,7 @@ fn work(
     r: &mut RunReport,
 ) -> Result<(), GnFluxError> {
     let writer = PageWriter::prepare()?;
+    let cfg_paging = cfg.feed.as_ref().map(|f| f.paging_name().to_string());
     let mut geonature = GeoNature {
         loader: Loader::for_source(source.name())?,
         import_id,
@@ -432,8 +450,14 @@ fn work(
                 let written = write::write_metadata(&payload, source_name, data_type, import_id)?;
                 geonature.metadata(written, r)?;
             }
-            Event::Page(page) => {
+            Event::Page(mut page) => {
                 pgrx::check_for_interrupts!();
+                if !source.is_geonature() {
+                    // (feed items: their keys become the integer id_data of the staging table)
+                    let ids = write::feed_ids(source_name, std::mem::take(&mut page.keys))?;
+                    page.ids = ids.iter().flatten().copied().collect();
+                    page.columns.ids = ids;
+                }
                 if let Some(meta) = &page.metadata_payload {
                     let written = write::write_metadata(meta, source_name, data_type, import_id)?;
                     geonature.metadata(written, r)?;
@@ -490,15 +514,14 @@ fn work(
     geonature.deleted(gone, r)?;
     r.requests = stats.requests as i64;
     r.retries = stats.retries as i64;
-    r.paging = if stats.keyset_fallback || source.paging() == "offset" {
-        "offset"
-    } else {
-        "keyset"
-    }
-    .into();
-    if stats.passes > 1 {
+    r.paging = match &cfg_paging {
+        Some(p) => p.clone(),
+        None if stats.keyset_fallback || source.paging() == "offset" => "offset".into(),
+        None => "keyset".into(),
+    };
+    if stats.passes > 1 && stats.complete {
         r.warn(format!(
-            "the export changed during the page-index walk: walked {} times until a pass saw no change",
+            "the source changed during the walk: walked {} times until a pass saw no change",
             stats.passes
         ));
     }
@@ -507,7 +530,7 @@ fn work(
             // Rows of an incomplete walk may be missing for no other reason than the walk:
             // deleting them would lose live data.
             r.warn(format!(
-                "the export kept changing during the page-index walk ({} passes): stored rows it did not deliver were kept (no reconciliation); run a full pull again later",
+                "the source kept changing during the walk, or did not deliver what it counted ({} passes): stored rows it did not deliver were kept (no reconciliation); run a full pull again later",
                 stats.passes
             ));
         } else if cov.by_index {

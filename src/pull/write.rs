@@ -10,6 +10,21 @@ const UPSERT_METADATA: &str = include_str!("../../sql/queries/upsert_metadata.sq
 const DELETE_IDS: &str = include_str!("../../sql/queries/delete_ids.sql");
 const RECONCILE_FULL: &str = include_str!("../../sql/queries/reconcile_full.sql");
 const RECONCILE_SEEN: &str = include_str!("../../sql/queries/reconcile_seen.sql");
+const FEED_KEYS: &str = include_str!("../../sql/queries/feed_keys.sql");
+
+/// The data_json.id_data of each key of a feed page (new keys get new ids), in order; `None`
+/// for items without a key (they carry an error).
+pub fn feed_ids(source: &str, keys: Vec<Option<String>>) -> Result<Vec<Option<i64>>, GnFluxError> {
+    if keys.is_empty() {
+        return Ok(Vec::new());
+    }
+    let ids = Spi::connect_mut(|c| -> Result<Option<Vec<Option<i64>>>, GnFluxError> {
+        Ok(c.update(FEED_KEYS, None, &[source.into(), keys.into()])?
+            .first()
+            .get::<Vec<Option<i64>>>(1)?)
+    })?;
+    Ok(ids.unwrap_or_default())
+}
 
 /// What one page changed.
 #[derive(Debug, Clone, Default)]

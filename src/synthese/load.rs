@@ -82,6 +82,21 @@ pub fn overrides(source: &str) -> Result<Vec<(String, String)>, GnFluxError> {
     })
 }
 
+/// The source's overrides, completed for sources of other kinds than geonature (see
+/// [`mapping::with_feed_base`]).
+pub fn effective_overrides(source: &str, own: Vec<(String, String)>) -> Result<Vec<(String, String)>, GnFluxError> {
+    let kind = Spi::get_one_with_args::<String>(
+        "SELECT s.kind FROM gn_flux.source s WHERE s.name = $1",
+        &[source.into()],
+    )?
+    .unwrap_or_default();
+    Ok(if kind.is_empty() || kind == "geonature" {
+        own
+    } else {
+        mapping::with_feed_base(own)
+    })
+}
+
 /// The observation mapping of a source (its overrides in place), PostGIS named by its schema.
 pub fn observations_sql(overrides: &[(String, String)], postgis: &str) -> Result<String, GnFluxError> {
     let sql = mapping::with_overrides(OBSERVATIONS_SQL, overrides)
@@ -118,7 +133,7 @@ impl Loader {
     pub fn new(settings: Settings) -> Result<Loader, GnFluxError> {
         super::require_geonature()?;
         let postgis = crate::spi::required_postgis_schema()?;
-        let overrides = overrides(&settings.source)?;
+        let overrides = effective_overrides(&settings.source, overrides(&settings.source)?)?;
         let load_sql = format!("{}{}", observations_sql(&overrides, &postgis)?, LOAD_OBSERVATIONS_SQL)
             .replace("@postgis@", &postgis);
         let observations = prepare(

@@ -360,7 +360,7 @@ fn preview(
         &[source.into(), id_data.into(), max_rows.into()],
     )?
     .unwrap_or_default();
-    let sql = preview_sql(&load::overrides(source)?)?;
+    let sql = preview_sql(&load::effective_overrides(source, load::overrides(source)?)?)?;
     let rows = Spi::connect(|c| -> Result<Vec<(i32, String, JsonB, JsonB)>, GnFluxError> {
         let mut out = Vec::new();
         for row in c.select(
@@ -385,19 +385,30 @@ fn set_synthese_column(source: Option<&str>, column_name: Option<&str>, expressi
     Ok(set_column(source, column_name, expression)?)
 }
 
-fn set_column(source: Option<&str>, column_name: Option<&str>, expression: Option<&str>) -> Result<(), GnFluxError> {
-    let source = require_source(source)?;
-    let column = column_name.ok_or_else(|| {
-        GnFluxError::invalid(
-            "column_name must not be NULL",
-            "Give a gn_synthese.synthese column of the mapping.",
-        )
-    })?;
+/// Why the mapping of `source` with these overrides does not compile (PostgreSQL's message),
+/// or `None`. Tried in a subtransaction: a failure leaves nothing behind.
+fn compile_problem(source: &str, overrides: Vec<(String, String)>) -> Result<Option<String>, GnFluxError> {
+    let sql = preview_sql(&load::effective_overrides(source, overrides)?)?;
+    let compiled = in_subtransaction(std::panic::AssertUnwindSafe(|| -> Result<(), GnFluxError> {
+        use pgrx::pg_sys::{PgBuiltInOids as T, PgOid};
+        let types = [T::TEXTOID, T::INT4ARRAYOID, T::INT4OID, T::BOOLOID].map(PgOid::BuiltIn);
+        Spi::connect(|c| c.prepare(sql.as_str(), &types).map(|_| ()))?;
+        Ok(())
+    }));
+    Ok(match compiled {
+        SubxactOutcome::Done(Ok(())) => None,
+        SubxactOutcome::Done(Err(e)) => Some(e.message),
+        SubxactOutcome::Failed { message } => Some(message),
+    })
+}
+
+/// A column a mapping may set: known, and not the load's key.
+fn check_mapping_column(column: &str) -> Result<(), GnFluxError> {
     let known = gn_synthese::mapping::default_columns();
     if column == "unique_id_sinp" {
         return Err(GnFluxError::invalid(
             "unique_id_sinp cannot be overridden",
-            "It is the key of the load: the staged uuid (id_perm_sinp) names the observation in the Synthese, for updates and deletions.",
+            "It is the key of the load: the staged uuid (id_perm_sinp; for other kinds options.uuid or one derived from the key) names the observation in the Synthese, for updates and deletions.",
         ));
     }
     if !known.iter().any(|c| c.name == column) {
@@ -407,6 +418,91 @@ fn set_column(source: Option<&str>, column_name: Option<&str>, expression: Optio
             "See SELECT column_name FROM gn_flux.synthese_mapping(); columns GeoNature fills itself (id_synthese, meta dates, sensitivity by trigger) cannot be mapped.",
         ));
     }
+    Ok(())
+}
+
+#[pg_extern(name = "set_mapping")]
+fn set_mapping(source: Option<&str>, mapping: Option<JsonB>) -> SqlResult<()> {
+    Ok(replace_mapping(source, mapping)?)
+}
+
+/// Replaces the whole mapping of a source, checked as a whole: known columns, one expression
+/// each, the columns a source of another kind must map, and the complete statement compiled.
+fn replace_mapping(source: Option<&str>, mapping: Option<JsonB>) -> Result<(), GnFluxError> {
+    let source = require_source(source)?;
+    let hint = "Give a JSON object {\"synthese column\": \"SQL expression over s\"}, e.g. gn_flux.example_mapping('gbif', '<dataset uuid>').";
+    let Some(serde_json::Value::Object(obj)) = mapping.map(|m| m.0) else {
+        return Err(GnFluxError::invalid("mapping must be a JSON object", hint));
+    };
+    let mut overrides = Vec::new();
+    for (column, v) in obj {
+        check_mapping_column(&column)?;
+        let Some(expression) = v.as_str() else {
+            return Err(GnFluxError::invalid(
+                format!("the expression for column {column} must be a JSON string"),
+                hint,
+            ));
+        };
+        gn_synthese::mapping::validate_expression(expression).map_err(|e| {
+            GnFluxError::invalid(
+                format!("invalid expression for column {column}: {e}"),
+                "Give one SQL expression over the staged row s (s.item jsonb, s.geom, s.uuid, s.id_data).",
+            )
+        })?;
+        overrides.push((column, expression.to_string()));
+    }
+    let kind = Spi::get_one_with_args::<String>(
+        "SELECT s.kind FROM gn_flux.source s WHERE s.name = $1",
+        &[source.into()],
+    )?
+    .unwrap_or_default();
+    if kind != "geonature" {
+        let missing: Vec<&str> = gn_synthese::mapping::FEED_REQUIRED
+            .iter()
+            .copied()
+            .filter(|c| {
+                !overrides
+                    .iter()
+                    .any(|(n, e)| n == c && !e.trim().eq_ignore_ascii_case("null"))
+            })
+            .collect();
+        if !missing.is_empty() {
+            return Err(GnFluxError::new(
+                Kind::NotNullViolation,
+                format!("the mapping of source \"{source}\" gives no value for {}", missing.join(", ")),
+                "GeoNature requires them (nom_cite, date_min and date_max are NOT NULL; every observation needs a dataset): map each, e.g. \"id_dataset\": \"'<dataset uuid>'\", \"date_min\": \"gn_flux.date_start(s.item ->> 'date')\".",
+            ));
+        }
+    }
+    require_geonature()?;
+    if let Some(p) = compile_problem(source, overrides.clone())? {
+        return Err(GnFluxError::invalid(
+            format!("invalid mapping for source \"{source}\": {p}"),
+            "Each expression must give the column's type (text for most, geometry for the_geom_4326, jsonb for additional_data and id_area_attachment) from the staged row s; SELECT * FROM gn_flux.synthese_mapping(source) shows the result.",
+        ));
+    }
+    Spi::run_with_args(
+        "DELETE FROM gn_flux.synthese_column o WHERE o.source = $1",
+        &[source.into()],
+    )?;
+    for (column, expression) in overrides {
+        Spi::run_with_args(
+            "INSERT INTO gn_flux.synthese_column (source, column_name, expression) VALUES ($1, $2, $3)",
+            &[source.into(), column.into(), expression.into()],
+        )?;
+    }
+    Ok(())
+}
+
+fn set_column(source: Option<&str>, column_name: Option<&str>, expression: Option<&str>) -> Result<(), GnFluxError> {
+    let source = require_source(source)?;
+    let column = column_name.ok_or_else(|| {
+        GnFluxError::invalid(
+            "column_name must not be NULL",
+            "Give a gn_synthese.synthese column of the mapping.",
+        )
+    })?;
+    check_mapping_column(column)?;
     let Some(expression) = expression else {
         Spi::run_with_args(
             "DELETE FROM gn_flux.synthese_column o WHERE o.source = $1 AND o.column_name = $2",
@@ -427,19 +523,7 @@ fn set_column(source: Option<&str>, column_name: Option<&str>, expression: Optio
         .filter(|(c, _)| c != column)
         .collect();
     overrides.push((column.to_string(), expression.to_string()));
-    let sql = preview_sql(&overrides)?;
-    let compiled = in_subtransaction(std::panic::AssertUnwindSafe(|| -> Result<(), GnFluxError> {
-        use pgrx::pg_sys::{PgBuiltInOids as T, PgOid};
-        let types = [T::TEXTOID, T::INT4ARRAYOID, T::INT4OID, T::BOOLOID].map(PgOid::BuiltIn);
-        Spi::connect(|c| c.prepare(sql.as_str(), &types).map(|_| ()))?;
-        Ok(())
-    }));
-    let problem = match compiled {
-        SubxactOutcome::Done(Ok(())) => None,
-        SubxactOutcome::Done(Err(e)) => Some(e.message),
-        SubxactOutcome::Failed { message } => Some(message),
-    };
-    if let Some(p) = problem {
+    if let Some(p) = compile_problem(source, overrides)? {
         return Err(GnFluxError::invalid(
             format!("invalid expression for column {column}: {p}"),
             format!(

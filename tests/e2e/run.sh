@@ -192,6 +192,48 @@ GN_FLUX_E2E_SERVE_PG="127.0.0.1 ${PORT} gn_flux_e2e gn_flux_e2e gn_flux_serve" \
   GN_FLUX_E2E_SERVE_URL="http://127.0.0.1:${API_PORT}/geonature" \
   GN_FLUX_E2E_ARTIFACTS="${GN_FLUX_E2E_ARTIFACTS:-${CARGO_TARGET_DIR:-$ROOT/target}/e2e-artifacts}" \
   "$OGC_VENV/bin/python" "$ROOT/tests/e2e/ogc_served.py"
+
+step "Other flows: WFS and OGC API from MapServer 8, JSON APIs and GBIF (stand-ins), gn_flux's own OGC API, mapping to the Synthese"
+geonature_db gn_flux_feeds
+psql_as_postgres "$CLUSTER" gn_flux_feeds -v table=obs_ms -v n=20000 -f "$ROOT/tests/e2e/mapserver/layer.sql" >/dev/null
+# (the layer's taxa, and a TAXREF link for GBIF keys, in the fixture)
+psql_as_postgres "$CLUSTER" gn_flux_feeds >/dev/null <<'SQL'
+INSERT INTO taxonomie.taxref (cd_nom, cd_ref, id_rang, regne, lb_nom, nom_vern)
+SELECT DISTINCT l.cd_nom, l.cd_nom, 'ES', 'Animalia', l.nom_cite, l.nom_cite FROM obs_ms l
+ WHERE NOT EXISTS (SELECT 1 FROM taxonomie.taxref t WHERE t.cd_nom = l.cd_nom);
+DO $$ BEGIN
+  IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'gn_flux_ms') THEN CREATE ROLE gn_flux_ms LOGIN; END IF;
+END $$;
+GRANT SELECT ON obs_ms TO gn_flux_ms;
+SQL
+HBA="/etc/postgresql/${PG_MAJOR}/${CLUSTER}/pg_hba.conf"
+# MapServer runs as nobody and connects over the socket without a password, to this database only
+sed -i '1i local gn_flux_feeds gn_flux_ms trust # gn_flux feeds test' "$HBA"
+psql_as_postgres "$CLUSTER" postgres -c "SELECT pg_reload_conf()" >/dev/null
+MS_DIR="/tmp/gn_flux-mapserver.$$"
+MS_PORT=${GN_FLUX_TEST_MS_PORT:-18812}
+STANDINS_PORT=${GN_FLUX_TEST_STANDINS_PORT:-18813}
+GBIF_RECORDS=${GN_FLUX_TEST_GBIF_RECORDS:-120500}
+feeds_cleanup() {
+  bash "$ROOT/tests/e2e/mapserver/stop.sh" "$MS_DIR" >/dev/null 2>&1 || true
+  [ -n "${STANDINS_PID:-}" ] && kill "$STANDINS_PID" 2>/dev/null || true
+  sed -i '/# gn_flux feeds test$/d' "$HBA"
+}
+bash "$ROOT/tests/e2e/mapserver/start.sh" "$MS_DIR" "$PG_SOCKET_DIR" "$PORT" gn_flux_feeds gn_flux_ms obs_ms "$MS_PORT"
+python3 "$ROOT/tests/e2e/standins.py" --port "$STANDINS_PORT" --gbif-records "$GBIF_RECORDS" >"$WORK/standins.log" 2>&1 &
+STANDINS_PID=$!
+for i in $(seq 1 100); do grep -q ready "$WORK/standins.log" && break; sleep 0.1; done
+rc=0
+GN_FLUX_E2E_FEEDS_PG="127.0.0.1 ${PORT} gn_flux_e2e gn_flux_e2e gn_flux_feeds" \
+  GN_FLUX_E2E_WFS="http://127.0.0.1:${MS_PORT}/cgi-bin/mapserv" \
+  GN_FLUX_E2E_OGC_MS="http://127.0.0.1:${MS_PORT}/cgi-bin/mapserv/gnflux/ogcapi" \
+  GN_FLUX_E2E_STANDINS="http://127.0.0.1:${STANDINS_PORT}" \
+  GN_FLUX_E2E_SERVE_OGC="http://127.0.0.1:${API_PORT}/geonature/ogc" \
+  GN_FLUX_E2E_GBIF_RECORDS="$GBIF_RECORDS" \
+  "$OGC_VENV/bin/python" "$ROOT/tests/e2e/feeds.py" || rc=$?
+feeds_cleanup
+psql_as_postgres "$CLUSTER" postgres -c "SELECT pg_reload_conf()" -c "DROP DATABASE gn_flux_feeds" >/dev/null
+[ "$rc" = 0 ] || die "other flows: tests/e2e/feeds.py failed"
 rm -f "$API_CONF"
 start_cluster "$CLUSTER"
 psql_as_postgres "$CLUSTER" postgres -c "DROP DATABASE gn_flux_serve" -c "DROP DATABASE gn_flux_serve_node" >/dev/null

@@ -55,6 +55,10 @@ pub struct SourceConfig {
     pub allow_insecure_http: bool,
     /// A PEM file of extra trusted CA certificates (an internal certificate authority).
     pub ca_file: Option<std::path::PathBuf>,
+    /// The source's name (feeds derive the uuids of items that have none from it).
+    pub source_name: String,
+    /// A source of another kind than a GeoNature export, with its checked options.
+    pub feed: Option<crate::feed::FeedOptions>,
 }
 
 /// Default of [`SourceConfig::max_walk_passes`].
@@ -86,6 +90,8 @@ impl Default for SourceConfig {
             max_run_time: None,
             allow_insecure_http: false,
             ca_file: None,
+            source_name: String::new(),
+            feed: None,
         }
     }
 }
@@ -115,6 +121,8 @@ impl std::fmt::Debug for SourceConfig {
             .field("max_run_time", &self.max_run_time)
             .field("allow_insecure_http", &self.allow_insecure_http)
             .field("ca_file", &self.ca_file)
+            .field("source_name", &self.source_name)
+            .field("feed", &self.feed)
             .finish()
     }
 }

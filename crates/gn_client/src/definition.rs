@@ -70,6 +70,12 @@ pub struct SourceDefinition {
     pub allow_insecure_http: Option<bool>,
     /// `timestamp without time zone` as PostgreSQL writes it in JSON.
     pub watermark: Option<String>,
+    /// `geonature` (an export of the Export module), `wfs`, `ogcapi`, `json` or `gbif`.
+    #[serde(default)]
+    pub kind: Option<String>,
+    /// The options of the other kinds ([`crate::feed::FeedOptions`]).
+    #[serde(default)]
+    pub options: Option<serde_json::Value>,
 }
 
 impl std::fmt::Debug for SourceDefinition {
@@ -134,6 +140,23 @@ impl SourceDefinition {
         self.data_type.as_deref().unwrap_or_default()
     }
 
+    pub fn kind(&self) -> &str {
+        self.kind.as_deref().unwrap_or("geonature")
+    }
+
+    pub fn is_geonature(&self) -> bool {
+        self.kind() == "geonature"
+    }
+
+    /// The checked options of a source of another kind (`None` for a GeoNature export).
+    pub fn feed_options(&self) -> Result<Option<crate::feed::FeedOptions>, DefinitionError> {
+        if self.is_geonature() {
+            return Ok(None);
+        }
+        crate::feed::FeedOptions::parse(self.kind(), self.options.as_ref().unwrap_or(&serde_json::Value::Null))
+            .map(Some)
+    }
+
     pub fn update_overlap_seconds(&self) -> f64 {
         self.update_overlap.unwrap_or(600.0)
     }
@@ -150,10 +173,53 @@ impl SourceDefinition {
     pub fn validate(&self) -> Result<String, DefinitionError> {
         check_name(&required("name", &self.name)?)?;
         let url = check_url(&required("url", &self.url)?)?;
-        check_range("export_id", required("export_id", &self.export_id)?, 1, i32::MAX as i64)?;
+        let kind = self.kind();
+        if !crate::feed::KINDS.contains(&kind) {
+            return Err(invalid(
+                format!("unknown kind \"{kind}\""),
+                format!("Use one of: {}.", crate::feed::KINDS.join(", ")),
+            ));
+        }
+        if self.is_geonature() {
+            check_range("export_id", required("export_id", &self.export_id)?, 1, i32::MAX as i64)?;
+            if self
+                .options
+                .as_ref()
+                .is_some_and(|o| o.as_object().is_some_and(|o| !o.is_empty()))
+            {
+                return Err(invalid(
+                    "options apply to sources of other kinds than geonature",
+                    "A GeoNature export is configured by its columns (export_id, data_type, query_strings…).",
+                ));
+            }
+        } else {
+            self.feed_options()?;
+            for (what, given) in [
+                ("export_id", self.export_id.is_some()),
+                ("metadata_export_id", self.metadata_export_id.is_some()),
+                ("module_path", self.module_path.is_some()),
+                ("login", self.login.is_some()),
+            ] {
+                if given {
+                    return Err(invalid(
+                        format!("{what} applies to geonature sources only (this one is of kind {kind})"),
+                        "Leave it NULL; an API key goes in token_file (or token) with options.api_key_header.",
+                    ));
+                }
+            }
+            if kind == "gbif" && self.page_size.is_some_and(|p| p > crate::feed::GBIF_PAGE_MAX as i64) {
+                return Err(invalid(
+                    format!(
+                        "page_size {} is above GBIF's limit of 300",
+                        self.page_size.unwrap_or_default()
+                    ),
+                    "Give a page_size of at most 300.",
+                ));
+            }
+        }
         check_credentials(self)?;
         let data_type = required("data_type", &self.data_type)?;
-        if !DATA_TYPES.contains(&data_type.as_str()) {
+        if self.is_geonature() && !DATA_TYPES.contains(&data_type.as_str()) {
             return Err(invalid(
                 format!("unknown data_type \"{data_type}\""),
                 format!("Use one of: {}.", DATA_TYPES.join(", ")),
@@ -221,6 +287,7 @@ impl SourceDefinition {
         let password = secret(&self.password, &self.password_file, "password_file")?;
         let token = secret(&self.token, &self.token_file, "token_file")?;
         let ms = |v: Option<i64>, default: Duration| v.map_or(default, |v| Duration::from_millis(v.max(1) as u64));
+        let feed = self.feed_options()?;
         Ok(SourceConfig {
             url,
             export_id: self.export_id.unwrap_or(1),
@@ -244,6 +311,8 @@ impl SourceDefinition {
             read_timeout: ms(self.read_timeout_ms, settings.read_timeout),
             user_agent: settings.user_agent.clone(),
             allow_insecure_http: self.allow_insecure_http.unwrap_or(false),
+            source_name: self.name().to_string(),
+            feed,
             ..SourceConfig::default()
         })
     }

@@ -23,6 +23,8 @@ pub mod cancel;
 pub mod config;
 pub mod definition;
 pub mod error;
+pub mod feed;
+pub mod gml;
 pub mod pipeline;
 pub mod prepare;
 pub mod probe;
@@ -37,6 +39,7 @@ pub use config::{
 };
 pub use definition::{ClientSettings, DefinitionError, SourceDefinition};
 pub use error::{redact_url, ClientError};
+pub use feed::{name_uuid, prepare_feed_item, FeedItem, FeedOptions, FeedPage, FeedWalk, KINDS};
 pub use pipeline::{prepare_page, spawn_pull, Event, PreparedPage, PullHandle, PullPlan, PullStats, WorkerProbe};
 pub use prepare::{
     metadata_export_rows, metadata_payload, page_columns, prepare_item, MetaRow, PageColumns, PreparedItem, LEVEL_AF,

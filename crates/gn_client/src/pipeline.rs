@@ -11,6 +11,7 @@
 
 use crate::cancel::CancelFlag;
 use crate::config::SourceConfig;
+use crate::feed::{prepare_feed_item, FeedItem, FeedOptions, FeedPage, FeedWalk};
 use crate::prepare::{
     metadata_export_rows, metadata_payload, page_columns, prepare_item, MetaRow, PageColumns, PreparedItem,
 };
@@ -35,6 +36,8 @@ pub struct PullPlan {
     pub metadata_export: bool,
     /// Keyset paging (default), else offset paging.
     pub keyset: bool,
+    /// Sources of other kinds: the start of an update window (incremental kinds only).
+    pub feed_since: Option<NaiveDateTime>,
 }
 
 impl Default for PullPlan {
@@ -44,6 +47,7 @@ impl Default for PullPlan {
             deletions_since: None,
             metadata_export: false,
             keyset: true,
+            feed_since: None,
         }
     }
 }
@@ -74,6 +78,9 @@ pub struct PreparedPage {
     /// The walk pass (1-based) that delivered the page: the pages of the last pass of a
     /// complete walk hold every row.
     pub pass: u32,
+    /// Sources of other kinds: each item's key (the database maps keys to `id_data`, then fills
+    /// `columns.ids` and `ids`). Empty for GeoNature exports.
+    pub keys: Vec<Option<String>>,
 }
 
 impl PreparedPage {
@@ -218,6 +225,69 @@ pub fn prepare_page(mut wp: crate::walk::WalkPage) -> PreparedPage {
         feature_collection: feature,
         reconcilable: wp.reconcilable,
         pass: wp.pass,
+        keys: Vec::new(),
+    }
+}
+
+/// Prepares one page of a feed (a source of another kind).
+pub fn prepare_feed_page(source: &str, opts: &FeedOptions, index: u64, page: FeedPage) -> PreparedPage {
+    let features = page.features;
+    let mut items: Vec<FeedItem> = page
+        .items
+        .into_iter()
+        .map(|raw| prepare_feed_item(source, opts, raw, features))
+        .collect();
+    mark_feed_duplicates(&mut items);
+    let mut columns = PageColumns::default();
+    let mut keys = Vec::with_capacity(items.len());
+    for it in &items {
+        columns.items.push(crate::prepare::to_jsonb_ordered_text(&it.item));
+        columns.geoms.push(it.geom.clone());
+        columns.errors.push(it.error.clone());
+        columns.ids.push(None);
+        columns
+            .uuids
+            .push(if it.error.is_none() { it.uuid.clone() } else { None });
+        keys.push(if it.error.is_none() { it.key.clone() } else { None });
+    }
+    PreparedPage {
+        index,
+        items: items.len(),
+        errors: items.iter().filter(|p| p.error.is_some()).count(),
+        columns,
+        metadata_payload: None,
+        ids: Vec::new(),
+        max_derniere_action: items.iter().filter_map(|p| p.modified).max(),
+        bytes: page.bytes,
+        feature_collection: features,
+        reconcilable: false,
+        pass: page.pass,
+        keys,
+    }
+}
+
+/// Items of one feed page that repeat a key or a uuid: every occurrence but the last gets an
+/// error (as [`mark_duplicates`] for exports).
+fn mark_feed_duplicates(items: &mut [FeedItem]) {
+    use std::collections::HashMap;
+    for by_uuid in [false, true] {
+        let value = |it: &FeedItem| if by_uuid { it.uuid.clone() } else { it.key.clone() };
+        let mut last: HashMap<String, usize> = HashMap::new();
+        for (i, it) in items.iter().enumerate() {
+            if let (None, Some(v)) = (&it.error, value(it)) {
+                last.insert(v, i);
+            }
+        }
+        for (i, it) in items.iter_mut().enumerate() {
+            if let (None, Some(v)) = (&it.error, value(it)) {
+                if last.get(&v) != Some(&i) {
+                    let what = if by_uuid { "uuid" } else { "key" };
+                    it.error = Some(format!(
+                        "{what} {v} appears again later in the same page; the later item was kept"
+                    ));
+                }
+            }
+        }
     }
 }
 
@@ -256,7 +326,66 @@ pub fn mark_duplicates(items: &mut [PreparedItem]) {
     }
 }
 
+/// A source of another kind: its walk, page by page.
+fn run_feed(
+    cfg: SourceConfig,
+    opts: FeedOptions,
+    plan: PullPlan,
+    cancel: &CancelFlag,
+    tx: &SyncSender<Event>,
+) -> Result<(), Stop> {
+    let mut session = Session::new(cfg.clone(), cancel.clone())?;
+    send(
+        tx,
+        cancel,
+        Event::Started {
+            module_path: String::new(),
+        },
+    )?;
+    let since = if opts.incremental() { plan.feed_since } else { None };
+    let mut walk = FeedWalk::new(
+        session.root(),
+        opts.clone(),
+        cfg.query_strings.clone(),
+        cfg.page_size,
+        since,
+        cfg.token.clone(),
+        cfg.max_walk_passes,
+    );
+    let mut server_date_first = None;
+    let mut max_modified = None;
+    let mut index = 0u64;
+    while let Some(page) = walk.next_page(&mut session)? {
+        if server_date_first.is_none() {
+            server_date_first = session.stats().server_date;
+        }
+        let prepared = prepare_feed_page(&cfg.source_name, &opts, index, page);
+        index += 1;
+        max_modified = max_modified.max(prepared.max_derniere_action);
+        send(tx, cancel, Event::Page(prepared))?;
+    }
+    let st = session.stats();
+    let stats = PullStats {
+        pages: walk.pages_delivered(),
+        requests: st.requests,
+        retries: st.retries,
+        logins: 0,
+        bytes: st.bytes,
+        keyset_fallback: false,
+        server_date: st.server_date,
+        server_date_first,
+        complete: walk.is_complete(),
+        passes: walk.passes(),
+        max_derniere_action: max_modified,
+        late_deletions: Vec::new(),
+    };
+    send(tx, cancel, Event::Finished(stats))
+}
+
 fn run(cfg: SourceConfig, plan: PullPlan, cancel: &CancelFlag, tx: &SyncSender<Event>) -> Result<(), Stop> {
+    if let Some(opts) = cfg.feed.clone() {
+        return run_feed(cfg, opts, plan, cancel, tx);
+    }
     let mut session = Session::new(cfg.clone(), cancel.clone())?;
     let module_path = session.module_path()?;
     send(tx, cancel, Event::Started { module_path })?;

@@ -296,6 +296,11 @@ pub fn wkt_to_ewkb_hex(wkt: &str) -> Result<String, String> {
 
 /// A GeoJSON geometry object → hex EWKB with SRID 4326.
 pub fn geojson_to_ewkb_hex(geometry: &Value) -> Result<String, String> {
+    geojson_to_ewkb_hex_srid(geometry, SRID)
+}
+
+/// A GeoJSON-like geometry object (coordinates in `srid`) → hex EWKB with that SRID.
+pub fn geojson_to_ewkb_hex_srid(geometry: &Value, srid: i32) -> Result<String, String> {
     if !geometry.is_object() {
         return Err(format!(
             "a GeoJSON geometry must be an object, not {}",
@@ -304,7 +309,7 @@ pub fn geojson_to_ewkb_hex(geometry: &Value) -> Result<String, String> {
     }
     let text = geometry.to_string();
     let wkb = geozero::geojson::GeoJson(&text)
-        .to_ewkb(CoordDimensions::xy(), Some(SRID))
+        .to_ewkb(CoordDimensions::xy(), Some(srid))
         .map_err(|e| e.to_string())?;
     Ok(hex_upper(&wkb))
 }

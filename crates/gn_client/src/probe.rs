@@ -6,7 +6,7 @@ use crate::cancel::CancelFlag;
 use crate::config::SourceConfig;
 use crate::session::Session;
 use crate::walk::{ExportWalk, ID_COLUMN};
-use crate::ClientError;
+use crate::{redact_url, ClientError};
 use gn_protocol::page::Items;
 use serde_json::Value;
 
@@ -60,7 +60,52 @@ fn check_item(url: &str, item: &Value, feature: bool) -> Result<i64, ClientError
 }
 
 /// Probes `cfg`'s data export (and metadata export, if any) with one-row pages.
+/// A source of another kind: its first page, and whether its first item has a key and a
+/// readable geometry.
+fn probe_feed(
+    cfg: &SourceConfig,
+    opts: &crate::feed::FeedOptions,
+    cancel: &CancelFlag,
+) -> Result<ProbeReport, ClientError> {
+    let mut s = Session::new(cfg.clone(), cancel.clone())?;
+    let root = s.root().to_string();
+    let mut walk = crate::feed::FeedWalk::new(
+        &root,
+        opts.clone(),
+        cfg.query_strings.clone(),
+        cfg.page_size.min(10),
+        None,
+        cfg.token.clone(),
+        1,
+    );
+    let page = walk.next_page(&mut s)?;
+    let (total, features) = match page {
+        Some(p) => {
+            if let Some(first) = p.items.into_iter().next() {
+                let it = crate::feed::prepare_feed_item(&cfg.source_name, opts, first, p.features);
+                if let Some(e) = it.error {
+                    return Err(unsuitable(
+                        redact_url(&root),
+                        format!("its first item cannot be staged: {e}"),
+                    ));
+                }
+            }
+            (walk.expected_count().unwrap_or(0), p.features)
+        }
+        None => (0, false),
+    };
+    Ok(ProbeReport {
+        module_path: String::new(),
+        total,
+        feature_collection: features,
+        first_id: None,
+    })
+}
+
 pub fn probe(cfg: &SourceConfig, cancel: &CancelFlag) -> Result<ProbeReport, ClientError> {
+    if let Some(opts) = &cfg.feed {
+        return probe_feed(cfg, opts, cancel);
+    }
     let mut s = Session::new(cfg.clone(), cancel.clone())?;
     let module_path = s.module_path()?;
     let one = SourceConfig {

@@ -89,6 +89,9 @@ struct Call {
     shown: String,
     body: Option<Vec<u8>>,
     api_key: Option<HeaderValue>,
+    /// Another header (a feed's API key).
+    extra_header: Option<(reqwest::header::HeaderName, HeaderValue)>,
+    accept: String,
     page: Option<u64>,
     /// A "not logged in" answer triggers one re-login.
     relogin: bool,
@@ -315,9 +318,12 @@ impl Session {
             .request(c.method.clone(), &c.url)
             // A per-request timeout is also the async layer's total deadline, body included.
             .timeout(self.attempt_timeout())
-            .header(ACCEPT, "application/json");
+            .header(ACCEPT, c.accept.as_str());
         if let Some(k) = &c.api_key {
             rb = rb.header("api-key", k.clone());
+        }
+        if let Some((name, value)) = &c.extra_header {
+            rb = rb.header(name.clone(), value.clone());
         }
         if let Some(b) = &c.body {
             rb = rb.header(CONTENT_TYPE, "application/json").body(b.clone());
@@ -494,6 +500,8 @@ impl Session {
             shown,
             body: None,
             api_key: None,
+            extra_header: None,
+            accept: "application/json".into(),
             page,
             relogin: true,
         }
@@ -527,6 +535,8 @@ impl Session {
             shown,
             body: Some(body),
             api_key: None,
+            extra_header: None,
+            accept: "application/json".into(),
             page: None,
             relogin: false,
         };
@@ -688,6 +698,48 @@ impl Session {
         })
     }
 
+    // ----- other kinds of sources (WFS, OGC API, JSON APIs, GBIF) ------------------------------
+
+    /// `GET url` for a feed page: the generic retries, backoff, `Retry-After`, cancellation,
+    /// deadline and reply cap. `header`: (name, value) carrying the source's API key, when it
+    /// has one. `shown`: the URL as errors show it (without the query string: it may be long).
+    /// Returns the reply body.
+    pub fn fetch(
+        &mut self,
+        url: &str,
+        accept: &str,
+        header: Option<(&str, &str)>,
+        page: Option<u64>,
+    ) -> Result<Vec<u8>, ClientError> {
+        let shown = redact_url(url.split('?').next().unwrap_or(url));
+        let mut c = self.json_call(shown, url.to_string(), page);
+        c.relogin = false;
+        c.accept = accept.to_string();
+        if let Some((name, value)) = header {
+            let name = reqwest::header::HeaderName::from_bytes(name.as_bytes()).map_err(|_| ClientError::Auth {
+                url: c.shown.clone(),
+                status: None,
+                reason: format!("\"{name}\" is not a valid HTTP header name"),
+            })?;
+            let value = HeaderValue::from_str(value).map_err(|_| ClientError::Auth {
+                url: c.shown.clone(),
+                status: None,
+                reason: "the API key contains characters an HTTP header cannot carry".into(),
+            })?;
+            c.extra_header = Some((name, value));
+        }
+        self.call(&c, |raw| {
+            if let Some(v) = Self::classify(&c, raw) {
+                // (a 401 here is a refused key: logging in again is not how these sources work)
+                return Err(match v {
+                    Verdict::NotLoggedIn(e) => Verdict::Fatal(e),
+                    v => v,
+                });
+            }
+            Ok(raw.body.clone())
+        })
+    }
+
     // ----- synthese log ----------------------------------------------------------------------
 
     /// One page of `GET {root}/api/synthese/log` (needs a login).
@@ -773,6 +825,8 @@ mod tests {
             shown: "http://h/geonature/api/synthese/log".into(),
             body: None,
             api_key: None,
+            extra_header: None,
+            accept: "application/json".into(),
             page: Some(1),
             relogin: true,
         }

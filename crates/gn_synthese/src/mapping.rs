@@ -14,6 +14,28 @@ pub struct Column {
     pub expression: String,
 }
 
+/// Columns a source of another kind than geonature must map: GeoNature's NOT NULL columns
+/// (id_source is the load's own) and the dataset, without which the load rejects every row.
+pub const FEED_REQUIRED: [&str; 4] = ["id_dataset", "nom_cite", "date_min", "date_max"];
+
+/// The mapping of a source of another kind: its own expressions, and for every other column
+/// NULL — except unique_id_sinp (the staged uuid), the_geom_4326 (the staged geometry) and
+/// entity_source_pk_value (the item's key): the GeoNature-export defaults do not apply.
+pub fn with_feed_base(mut own: Vec<(String, String)>) -> Vec<(String, String)> {
+    for c in default_columns() {
+        if own.iter().any(|(n, _)| n == &c.name) {
+            continue;
+        }
+        let e = match c.name.as_str() {
+            "unique_id_sinp" | "the_geom_4326" => continue,
+            "entity_source_pk_value" => "gn_flux._feed_key(s.id_data)",
+            _ => "NULL",
+        };
+        own.push((c.name, e.to_string()));
+    }
+    own
+}
+
 /// What a column's expression must give (an override is cast to it).
 pub fn value_type(column: &str) -> &'static str {
     match column {
