@@ -56,6 +56,8 @@ pub static API_MAX_CONNECTIONS: GucSetting<i32> = GucSetting::<i32>::new(512);
 pub static API_READ_TIMEOUT_MS: GucSetting<i32> = GucSetting::<i32>::new(10_000);
 /// `gn_flux.api_idle_timeout` (ms): an idle keep-alive connection is closed after this.
 pub static API_IDLE_TIMEOUT_MS: GucSetting<i32> = GucSetting::<i32>::new(30_000);
+/// `gn_flux.api_max_post_size` (kB): the largest body of an intake request (API POST).
+pub static API_MAX_POST_SIZE_KB: GucSetting<i32> = GucSetting::<i32>::new(16 * 1024);
 /// `gn_flux.api_send_timeout` (ms): a client that takes nothing for this long is dropped.
 pub static API_SEND_TIMEOUT_MS: GucSetting<i32> = GucSetting::<i32>::new(30_000);
 /// `gn_flux.api_log_retention` (days): api_log rows older than this are removed.
@@ -228,11 +230,12 @@ fn define_api_settings() {
         GucContext::Sighup,
         GucFlags::default(),
     );
-    let ints: [IntSetting; 9] = [
+    let ints: [IntSetting; 10] = [
         (c"gn_flux.api_statement_timeout", c"statement_timeout of every query the API workers run for a request.", c"A request over it answers 503; 0 disables it.", &API_STATEMENT_TIMEOUT_MS, 0, i32::MAX, GucFlags::UNIT_MS),
         (c"gn_flux.api_max_connections", c"Open HTTP connections per API worker; beyond it new connections get 503.", c"Idle keep-alive connections count; each costs a thread and little memory.", &API_MAX_CONNECTIONS, 1, 100_000, GucFlags::default()),
         (c"gn_flux.api_read_timeout", c"Time a request has to arrive whole once its first byte is in.", c"A client slower than this (slow loris) gets 408 and is closed.", &API_READ_TIMEOUT_MS, 100, 3_600_000, GucFlags::UNIT_MS),
         (c"gn_flux.api_idle_timeout", c"Time an idle keep-alive connection is kept open.", c"", &API_IDLE_TIMEOUT_MS, 100, 3_600_000, GucFlags::UNIT_MS),
+        (c"gn_flux.api_max_post_size", c"Largest request body an intake accepts (API POST of observations); beyond it, 413.", c"Other routes take bodies of at most 64 kB.", &API_MAX_POST_SIZE_KB, 64, 1024 * 1024, GucFlags::UNIT_KB),
         (c"gn_flux.api_send_timeout", c"Time a client may take no reply bytes before the API worker drops it.", c"Bounds how long a stalled client holds a worker.", &API_SEND_TIMEOUT_MS, 100, 3_600_000, GucFlags::UNIT_MS),
         (c"gn_flux.api_log_retention", c"Days of gn_flux.api_log kept; older rows are removed by the API workers (0: keep all).", c"", &API_LOG_RETENTION_DAYS, 0, 36_500, GucFlags::default()),
         (c"gn_flux.api_session_lifetime", c"Validity of a token returned by POST /api/auth/login.", c"", &API_SESSION_LIFETIME_S, 60, 365 * 86_400, GucFlags::UNIT_S),

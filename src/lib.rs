@@ -89,7 +89,12 @@ mod synthese;
 ::pgrx::extension_sql_file!(
     "../sql/schema/070_feeds.sql",
     name = "feeds",
-    requires = ["api", synthese::set_mapping, synthese::to_timestamp_or_null]
+    requires = [
+        "api",
+        synthese::set_mapping,
+        synthese::set_datasets,
+        synthese::to_timestamp_or_null
+    ]
 );
 
 #[pg_guard]

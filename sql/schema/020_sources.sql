@@ -2,7 +2,7 @@
 
 CREATE TABLE gn_flux.source (
     name text PRIMARY KEY,
-    url text NOT NULL,
+    url text,
     export_id integer,
     login text,
     password text,
@@ -31,7 +31,7 @@ SELECT pg_catalog.pg_extension_config_dump('gn_flux.source', '');
 COMMENT ON TABLE gn_flux.source IS
   'Sources pulled by gn_flux.pull_source(): remote GeoNature exports, WFS layers, OGC API collections, JSON APIs and GBIF searches (kind). Rows may be changed with UPDATE; the same validation as gn_flux.add_source() applies. password and token are readable only by the owner and superusers.';
 COMMENT ON COLUMN gn_flux.source.name IS 'Source name, also the value of the source column of data_json, import_log, error_log (lower case letters, digits, _).';
-COMMENT ON COLUMN gn_flux.source.url IS 'GeoNature root, e.g. https://host/geonature (the API is under /api/).';
+COMMENT ON COLUMN gn_flux.source.url IS 'GeoNature root, e.g. https://host/geonature (the API is under /api/); for other kinds the WFS endpoint, OGC API landing page, JSON API or GBIF API root; NULL for an intake (kind post).';
 COMMENT ON COLUMN gn_flux.source.export_id IS 'Id of the export in the remote Export module (/api/exports/api/<id>); geonature sources only (required there).';
 COMMENT ON COLUMN gn_flux.source.login IS 'GeoNature login (with password); NULL for a public export or a token.';
 COMMENT ON COLUMN gn_flux.source.password IS 'Secret: not readable by other roles.';
@@ -50,8 +50,8 @@ COMMENT ON COLUMN gn_flux.source.paging IS 'keyset (default; falls back to offse
 COMMENT ON COLUMN gn_flux.source.password_file IS 'File name, in the directory set by gn_flux.secrets_directory, holding the password (recommended over password: the secret never appears in SQL text or the server log). The file must be readable by the server''s OS user only (mode 600).';
 COMMENT ON COLUMN gn_flux.source.token_file IS 'File name, in gn_flux.secrets_directory, holding the export token (recommended over token; mode 600).';
 COMMENT ON COLUMN gn_flux.source.allow_insecure_http IS 'Send the login, password or token over plain http:// to a host that is not the local machine (default false: https is required for credentials, loopback excepted).';
-COMMENT ON COLUMN gn_flux.source.kind IS 'geonature (an Export module export, default), wfs (a WFS 2.0 layer), ogcapi (an OGC API - Features collection), json (a paginated JSON API) or gbif (GBIF occurrence search). Items are staged in data_json with type = kind (geonature: data_type).';
-COMMENT ON COLUMN gn_flux.source.options IS 'Options of the other kinds (a JSON object, checked on save): wfs typename, sort, output, bbox, filter; ogcapi collection, bbox, datetime; json paging, items, page_param, limit_param, offset_param, cursor_param, cursor, next, total, modified_param, stop_on_short_page; every kind id, uuid, modified, srid, geometry, lon_lat, api_key_header. See the README.';
+COMMENT ON COLUMN gn_flux.source.kind IS 'geonature (an Export module export, default), wfs (a WFS 2.0 layer), ogcapi (an OGC API - Features collection), json (a paginated JSON API), gbif (GBIF occurrence search) or post (an intake: observations posted to the API workers, see README API POST). Items are staged in data_json with type = kind (geonature: data_type).';
+COMMENT ON COLUMN gn_flux.source.options IS 'Options of the other kinds (a JSON object, checked on save): wfs typename, sort, output, bbox, filter; ogcapi collection, bbox, datetime; json paging, items, page_param, limit_param, offset_param, cursor_param, cursor, next, total, modified_param, stop_on_short_page; post role, max_items; every kind id, uuid, modified, srid, geometry, lon_lat, api_key_header. See the README.';
 COMMENT ON COLUMN gn_flux.source.watermark IS 'Largest derniere_action seen by successful pulls (remote clock); the next update pull starts from it, minus update_overlap.';
 
 -- Secrets: other roles may read every column but password and token.

@@ -139,9 +139,9 @@ AS $$
 DECLARE
     ds text := quote_literal(dataset::text);
 BEGIN
-    IF dataset IS NULL THEN
+    IF dataset IS NULL AND name IS DISTINCT FROM 'gbif' THEN
         RAISE EXCEPTION 'dataset must not be NULL'
-            USING ERRCODE = '22004', HINT = 'Give the unique_dataset_id (gn_meta.t_datasets) the observations go to.';
+            USING ERRCODE = '22004', HINT = 'Give the unique_dataset_id (gn_meta.t_datasets) the observations go to (NULL only for gbif: one dataset per GBIF datasetKey, see gn_flux.set_datasets).';
     END IF;
     IF name = 'geonature_sinp' THEN
         -- Another GeoNature's v_synthese_sinp export pulled as a JSON API: nomenclatures come
@@ -213,7 +213,8 @@ BEGIN
         -- GBIF occurrences: taxon through TAXREF's links (else the name), GBIF's vocabularies
         -- to SINP codes.
         RETURN jsonb_build_object(
-            'id_dataset', ds,
+            -- (NULL dataset: GBIF's datasetKey, a uuid, names the dataset gn_flux.set_datasets creates)
+            'id_dataset', coalesce(ds, 's.item ->> ''datasetKey'''),
             'nom_cite', 'coalesce(s.item ->> ''scientificName'', s.item ->> ''species'')',
             'cd_nom', 'coalesce(gn_flux.taxon_by_link(''GBIF'', s.item ->> ''taxonKey''), gn_flux.taxon_by_name(s.item ->> ''species''), gn_flux.taxon_by_name(s.item ->> ''scientificName''))',
             'date_min', 'gn_flux.date_start(s.item ->> ''eventDate'')',
@@ -234,8 +235,97 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION gn_flux.example_mapping(text, uuid) IS
-  'Ready-made mappings for gn_flux.set_mapping: geonature_sinp (another GeoNature''s v_synthese_sinp export, labels turned into codes), wfs_layer (a layer of plain observation attributes), gbif (GBIF occurrences); dataset: the unique_dataset_id the observations go to.';
+  'Ready-made mappings for gn_flux.set_mapping: geonature_sinp (another GeoNature''s v_synthese_sinp export, labels turned into codes), wfs_layer (a layer of plain observation attributes), gbif (GBIF occurrences); dataset: the unique_dataset_id the observations go to (gbif: NULL = each GBIF datasetKey, with gn_flux.set_datasets).';
 
 COMMENT ON FUNCTION gn_flux.set_mapping(text, jsonb) IS
   'Replaces the whole Synthese mapping of a source ({"column": "SQL expression over s"}), checked as a whole: known columns, one expression each, id_dataset, nom_cite, date_min and date_max mapped for sources of other kinds, the statement compiled. Stored in gn_flux.synthese_column.';
 REVOKE ALL ON FUNCTION gn_flux.set_mapping(text, jsonb) FROM PUBLIC;
+
+-- Frameworks and datasets created by a source (e.g. one dataset per GBIF dataset key): the
+-- source's row here says how to read a dataset key and name from each staged item; the load
+-- creates the missing datasets (under one acquisition framework per source) before mapping each
+-- chunk, and the mapping's id_dataset gives gn_flux.dataset_uuid(source, key) — or the key
+-- itself when it is a uuid, as GBIF's datasetKey.
+CREATE TABLE gn_flux.feed_datasets (
+    source text PRIMARY KEY,
+    key_expression text NOT NULL,
+    name_expression text NOT NULL,
+    set_by name NOT NULL DEFAULT current_user,
+    set_at timestamptz NOT NULL DEFAULT now()
+);
+SELECT pg_catalog.pg_extension_config_dump('gn_flux.feed_datasets', '');
+COMMENT ON TABLE gn_flux.feed_datasets IS
+  'Sources that create their datasets (gn_flux.set_datasets): SQL expressions over the staged row s giving each item''s dataset key and name.';
+
+CREATE FUNCTION gn_flux.dataset_uuid(source text, key text) RETURNS uuid
+LANGUAGE plpgsql IMMUTABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF key IS NULL THEN
+        RETURN NULL;
+    END IF;
+    IF key ~* '^[0-9a-f]{8}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{12}$' THEN
+        RETURN key::uuid;
+    END IF;
+    RETURN md5('gn_flux dataset/' || source || '/' || key)::uuid;
+END
+$$;
+COMMENT ON FUNCTION gn_flux.dataset_uuid(text, text) IS
+  'The unique_dataset_id of the dataset a source creates for a key (gn_flux.set_datasets): the key itself when it is a uuid (GBIF''s datasetKey), else one derived from the source and the key.';
+
+-- Called by the load before each chunk of a source with a gn_flux.feed_datasets row: the
+-- source's acquisition framework and the chunk's missing datasets. Returns the rows created.
+CREATE FUNCTION gn_flux._create_feed_datasets(source text, ids integer[]) RETURNS integer
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    cfg gn_flux.feed_datasets;
+    af_uuid uuid := md5('gn_flux framework/' || source)::uuid;
+    af integer;
+    created integer := 0;
+    n integer;
+BEGIN
+    SELECT * INTO cfg FROM gn_flux.feed_datasets f WHERE f.source = _create_feed_datasets.source;
+    IF NOT FOUND THEN
+        RETURN 0;
+    END IF;
+    -- (the expressions run with the privileges of the role loading: their author must hold them)
+    IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_roles r WHERE r.rolname = cfg.set_by)
+       OR NOT pg_catalog.pg_has_role(cfg.set_by, current_user, 'MEMBER') THEN
+        RAISE EXCEPTION 'the dataset expressions of source "%" were set by role "%", which does not hold the privileges of the current role', source, cfg.set_by
+            USING ERRCODE = '42501', HINT = 'Set them again as this role with gn_flux.set_datasets(), or load as that role.';
+    END IF;
+    SELECT a.id_acquisition_framework INTO af FROM gn_meta.t_acquisition_frameworks a
+     WHERE a.unique_acquisition_framework_id = af_uuid;
+    IF af IS NULL THEN
+        INSERT INTO gn_meta.t_acquisition_frameworks (unique_acquisition_framework_id, acquisition_framework_name,
+               acquisition_framework_desc, acquisition_framework_start_date)
+        VALUES (af_uuid, left('gn_flux: ' || source, 255), 'Created by gn_flux for the datasets of source ' || source, current_date)
+        RETURNING id_acquisition_framework INTO af;
+        created := 1;
+    END IF;
+    EXECUTE format(
+        'INSERT INTO gn_meta.t_datasets (unique_dataset_id, id_acquisition_framework, dataset_name, dataset_shortname,
+                dataset_desc, marine_domain, terrestrial_domain)
+         SELECT DISTINCT ON (x.u) x.u, $2, left(coalesce(x.n, x.k), 255), left(x.k, 255),
+                ''Created by gn_flux for source '' || $1, false, true
+           FROM (SELECT gn_flux.dataset_uuid($1, k.k) AS u, k.k, k.n
+                   FROM (SELECT CAST((%s) AS text) AS k, CAST((%s) AS text) AS n
+                           FROM gn_flux.data_json s
+                          WHERE s.source::text = $1 AND s.controler::text = ''data'' AND s.id_data = ANY ($3)) k
+                  WHERE k.k IS NOT NULL) x
+          WHERE NOT EXISTS (SELECT 1 FROM gn_meta.t_datasets d WHERE d.unique_dataset_id = x.u)',
+        cfg.key_expression, cfg.name_expression)
+    USING source, af, ids;
+    GET DIAGNOSTICS n = ROW_COUNT;
+    RETURN created + n;
+END
+$$;
+COMMENT ON FUNCTION gn_flux._create_feed_datasets(text, integer[]) IS 'internal: the datasets (and framework) a source creates, for a chunk of its staged rows';
+REVOKE ALL ON FUNCTION gn_flux._create_feed_datasets(text, integer[]) FROM PUBLIC;
+
+COMMENT ON FUNCTION gn_flux.set_datasets(text, text, text) IS
+  'Makes a source create its datasets: key_expression and name_expression are SQL expressions over the staged row s (e.g. s.item ->> ''datasetKey''); the load creates one dataset per key under an acquisition framework of the source. NULL key_expression stops it. Map id_dataset to gn_flux.dataset_uuid(source, key).';
+REVOKE ALL ON FUNCTION gn_flux.set_datasets(text, text, text) FROM PUBLIC;

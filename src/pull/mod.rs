@@ -20,7 +20,7 @@ use pgrx::prelude::*;
 
 mod run;
 pub(crate) mod stats;
-mod write;
+pub(crate) mod write;
 
 pub use run::Mode;
 
@@ -69,6 +69,14 @@ pub fn pull_source(
     let since = since.map(to_local_naive).transpose()?;
     lock_source(name)?;
     let source = sources::load(name)?;
+    if source.kind() == "post" {
+        return Err(GnFluxError::new(
+            Kind::WrongState,
+            format!("source \"{name}\" is an intake: observations are posted to it, it is not pulled"),
+            "Post batches to <api root>/api/gn_flux/intake/<name> (see the README's API POST section).",
+        )
+        .into());
+    }
     if !source.is_enabled() {
         return Err(GnFluxError::new(
             Kind::WrongState,

@@ -288,6 +288,17 @@ fn dispatch(
     outcome: &mut Outcome,
 ) -> Result<(), ServeError> {
     outcome.export_id = route.export_id();
+    // (the network threads accept bodies up to gn_flux.api_max_post_size for the intakes;
+    // every other route takes small ones)
+    if !matches!(route, Route::Intake { .. }) && req.body.len() > gn_serve::intake::SMALL_BODY {
+        return Err(ServeError::new(
+            413,
+            format!(
+                "request bodies above {} bytes are for intakes only",
+                gn_serve::intake::SMALL_BODY
+            ),
+        ));
+    }
     let whole = match route {
         Route::Ogc(r) => {
             outcome.errors = ErrorStyle::Ogc;
@@ -298,6 +309,7 @@ fn dispatch(
             super::pages::dispatch(p, req, st, outcome)?
         }
         Route::Login => transaction(|| login(req, st, outcome))?,
+        Route::Intake { name } => transaction(|| super::intake::post(&name, req, st, outcome))?,
         Route::Modules => transaction(|| {
             let caller = authenticate(req, outcome)?;
             match caller {

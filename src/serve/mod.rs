@@ -13,6 +13,7 @@
 //! `sql/schema/060_api.sql`.
 
 pub mod handle;
+pub mod intake;
 pub mod net;
 pub mod ogc;
 pub mod pages;
@@ -73,7 +74,10 @@ impl Settings {
             session_lifetime: Duration::from_secs(gucs::API_SESSION_LIFETIME_S.get().max(60) as u64),
             log_retention_days: gucs::API_LOG_RETENTION_DAYS.get(),
             net: net::NetSettings {
-                limits: Limits::default(),
+                limits: Limits {
+                    max_body: (gucs::API_MAX_POST_SIZE_KB.get().max(64) as usize) * 1024,
+                    ..Limits::default()
+                },
                 read_timeout: ms(gucs::API_READ_TIMEOUT_MS.get()),
                 idle_timeout: ms(gucs::API_IDLE_TIMEOUT_MS.get()),
                 max_connections: gucs::API_MAX_CONNECTIONS.get().max(1) as usize,

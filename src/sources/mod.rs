@@ -69,11 +69,13 @@ pub fn load(name: &str) -> Result<Source, GnFluxError> {
 /// Validates a source row (the trigger on gn_flux.source passes it whole, so INSERT, UPDATE and
 /// add_source() share the same checks) and returns its normalised url.
 #[pg_extern(name = "_check_source")]
-pub fn check_source_row(row: pgrx::JsonB) -> SqlResult<String> {
+pub fn check_source_row(row: pgrx::JsonB) -> SqlResult<Option<String>> {
     let def = SourceDefinition::from_row_json(&row.0.to_string()).map_err(GnFluxError::from)?;
-    Ok(def
+    let url = def
         .validate()
-        .map_err(|e| GnFluxError::from(e).redacted(&redactor(&def)))?)
+        .map_err(|e| GnFluxError::from(e).redacted(&redactor(&def)))?;
+    // (an intake has no url)
+    Ok((!url.is_empty()).then_some(url))
 }
 
 /// 0.1.0's `_check_source(17 arguments)`: its symbol stays so that a database still at 0.1.0
@@ -98,6 +100,10 @@ pub fn probe_source(name: &str) -> SqlResult<()> {
 
 fn probe(name: &str) -> Result<(), GnFluxError> {
     let source = load(name)?;
+    if source.kind() == "post" {
+        // (an intake receives: nothing to probe)
+        return Ok(());
+    }
     let (cfg, redactor) = client_config(&source)?;
     let cancel = gn_client::CancelFlag::new();
     let thread_cancel = cancel.clone();

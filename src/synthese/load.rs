@@ -116,6 +116,8 @@ pub struct Loader {
     /// follow the load (see pull::stats).
     analyze: std::cell::Cell<AnalyzePolicy>,
     observations: OwnedPreparedStatement,
+    /// The source creates its datasets (gn_flux.feed_datasets).
+    creates_datasets: bool,
     basic: OwnedPreparedStatement,
     delete: OwnedPreparedStatement,
     metadata: Vec<(&'static str, OwnedPreparedStatement)>,
@@ -140,6 +142,11 @@ impl Loader {
             &load_sql,
             &[T::TEXTOID, T::INT4ARRAYOID, T::INT4OID, T::BOOLOID, T::INT4OID],
         )?;
+        let creates_datasets = Spi::get_one_with_args::<bool>(
+            "SELECT EXISTS (SELECT 1 FROM gn_flux.feed_datasets f WHERE f.source = $1)",
+            &[settings.source.as_str().into()],
+        )?
+        .unwrap_or(false);
         let basic = prepare(BASIC_METADATA_SQL, &[T::TEXTOID, T::INT4ARRAYOID])?;
         let delete = prepare(DELETE_OBSERVATIONS_SQL, &[T::TEXTOID, T::INT4OID, T::TEXTARRAYOID])?;
         let mut metadata = Vec::new();
@@ -153,6 +160,7 @@ impl Loader {
             settings,
             analyze: std::cell::Cell::new(AnalyzePolicy::for_synthese()?),
             observations,
+            creates_datasets,
             basic,
             delete,
             metadata,
@@ -202,6 +210,14 @@ impl Loader {
         for chunk in ids.chunks(CHUNK) {
             pgrx::check_for_interrupts!();
             let chunk = chunk.to_vec();
+            if self.creates_datasets {
+                let created = Spi::get_one_with_args::<i32>(
+                    "SELECT gn_flux._create_feed_datasets($1, $2)",
+                    &[self.settings.source.as_str().into(), chunk.clone().into()],
+                )?
+                .unwrap_or(0);
+                counts.metadata_written += created as i64;
+            }
             let basic = Spi::connect_mut(|c| -> Result<i64, GnFluxError> {
                 let row = c
                     .update(

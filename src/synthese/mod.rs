@@ -421,6 +421,60 @@ fn check_mapping_column(column: &str) -> Result<(), GnFluxError> {
     Ok(())
 }
 
+#[pg_extern(name = "set_datasets")]
+fn set_datasets(
+    source: Option<&str>,
+    key_expression: Option<&str>,
+    name_expression: default!(Option<&str>, "NULL"),
+) -> SqlResult<()> {
+    Ok(datasets(source, key_expression, name_expression)?)
+}
+
+/// Stores (or removes) how a source's items name their dataset, each expression checked like a
+/// mapping expression and compiled over the staging table.
+fn datasets(source: Option<&str>, key: Option<&str>, name: Option<&str>) -> Result<(), GnFluxError> {
+    let source = require_source(source)?;
+    let Some(key) = key else {
+        Spi::run_with_args(
+            "DELETE FROM gn_flux.feed_datasets f WHERE f.source = $1",
+            &[source.into()],
+        )?;
+        return Ok(());
+    };
+    let name = name.unwrap_or(key);
+    for (what, e) in [("key_expression", key), ("name_expression", name)] {
+        gn_synthese::mapping::validate_expression(e).map_err(|p| {
+            GnFluxError::invalid(
+                format!("invalid {what}: {p}"),
+                "Give one SQL expression over the staged row s, e.g. s.item ->> 'datasetKey'.",
+            )
+        })?;
+    }
+    let sql = format!("SELECT CAST(({key}) AS pg_catalog.text), CAST(({name}) AS pg_catalog.text) FROM gn_flux.data_json s WHERE false");
+    let compiled = in_subtransaction(std::panic::AssertUnwindSafe(|| -> Result<(), GnFluxError> {
+        Spi::connect(|c| c.prepare(sql.as_str(), &[]).map(|_| ()))?;
+        Ok(())
+    }));
+    let problem = match compiled {
+        SubxactOutcome::Done(Ok(())) => None,
+        SubxactOutcome::Done(Err(e)) => Some(e.message),
+        SubxactOutcome::Failed { message } => Some(message),
+    };
+    if let Some(p) = problem {
+        return Err(GnFluxError::invalid(
+            format!("invalid dataset expressions for source \"{source}\": {p}"),
+            "Each expression must give text from the staged row s (s.item jsonb, s.geom, s.uuid, s.id_data).",
+        ));
+    }
+    Spi::run_with_args(
+        "INSERT INTO gn_flux.feed_datasets (source, key_expression, name_expression) VALUES ($1, $2, $3)
+         ON CONFLICT (source) DO UPDATE SET key_expression = EXCLUDED.key_expression,
+                name_expression = EXCLUDED.name_expression, set_by = current_user, set_at = now()",
+        &[source.into(), key.into(), name.into()],
+    )?;
+    Ok(())
+}
+
 #[pg_extern(name = "set_mapping")]
 fn set_mapping(source: Option<&str>, mapping: Option<JsonB>) -> SqlResult<()> {
     Ok(replace_mapping(source, mapping)?)

@@ -290,6 +290,19 @@ q("SELECT gn_flux.set_mapping('gbif_birds', %s::jsonb)", json.dumps(fixed))
 q("SELECT * FROM gn_flux.replay_synthese('gbif_birds')")
 left = one("SELECT count(*) FROM gn_flux.synthese_reject WHERE source = 'gbif_birds' AND field = 'date_min'")
 ok(left == 0, f"after the mapping fix, replay_synthese loads them: {left} date rejects left")
+# one dataset per GBIF datasetKey, created by the load
+q("SELECT gn_flux.set_datasets('gbif_birds', 's.item ->> ''datasetKey''', '''GBIF dataset '' || (s.item ->> ''datasetKey'')')")
+per_key = dict(fixed, id_dataset="s.item ->> 'datasetKey'")
+q("SELECT gn_flux.set_mapping('gbif_birds', %s::jsonb)", json.dumps(per_key))
+q("SELECT * FROM gn_flux.load_synthese('gbif_birds')")
+keys_ds = {r[0] for r in q("SELECT DISTINCT item ->> 'datasetKey' FROM gn_flux.data_json WHERE source = 'gbif_birds'")}
+made = {r[0] for r in q("SELECT unique_dataset_id::text FROM gn_meta.t_datasets d JOIN gn_meta.t_acquisition_frameworks a USING (id_acquisition_framework) WHERE a.acquisition_framework_name = 'gn_flux: gbif_birds'")}
+ok(keys_ds and made == keys_ds, f"one dataset per GBIF datasetKey, under the source's framework: {len(made)} for {len(keys_ds)} keys")
+wrong = one("""SELECT count(*) FROM gn_synthese.synthese s JOIN gn_flux.synthese_load l USING (id_source)
+               JOIN gn_flux.data_json d ON d.source = l.source AND d.uuid = s.unique_id_sinp
+               JOIN gn_meta.t_datasets ds ON ds.id_dataset = s.id_dataset
+              WHERE l.source = 'gbif_birds' AND ds.unique_dataset_id::text <> d.item ->> 'datasetKey'""")
+ok(wrong == 0, f"every GBIF observation is in the dataset of its datasetKey: {wrong} elsewhere")
 
 print(f"{CHECKS[0]} checks, {len(FAILS)} failed")
 if FAILS:

@@ -232,8 +232,26 @@ GN_FLUX_E2E_FEEDS_PG="127.0.0.1 ${PORT} gn_flux_e2e gn_flux_e2e gn_flux_feeds" \
   GN_FLUX_E2E_GBIF_RECORDS="$GBIF_RECORDS" \
   "$OGC_VENV/bin/python" "$ROOT/tests/e2e/feeds.py" || rc=$?
 feeds_cleanup
-psql_as_postgres "$CLUSTER" postgres -c "SELECT pg_reload_conf()" -c "DROP DATABASE gn_flux_feeds" >/dev/null
 [ "$rc" = 0 ] || die "other flows: tests/e2e/feeds.py failed"
+
+step "API POST: observations posted to an intake through the API workers, loaded into the GeoNature fixture"
+sed -i "s/^gn_flux.api_database = .*/gn_flux.api_database = 'gn_flux_feeds'/" "$API_CONF"
+start_cluster "$CLUSTER"
+for i in $(seq 1 100); do
+  rc=0
+  curl -fsS "http://127.0.0.1:${API_PORT}/geonature/api/exports/api/0" >/dev/null 2>&1 || rc=$?
+  [ "$rc" = 22 ] && break
+  sleep 0.1
+done
+rc=0
+GN_FLUX_E2E_FEEDS_PG="127.0.0.1 ${PORT} gn_flux_e2e gn_flux_e2e gn_flux_feeds" \
+  GN_FLUX_E2E_API="http://127.0.0.1:${API_PORT}/geonature" \
+  "$OGC_VENV/bin/python" "$ROOT/tests/e2e/intake.py" || rc=$?
+psql_as_postgres "$CLUSTER" postgres -c "ALTER SYSTEM RESET gn_flux.api_max_post_size" >/dev/null
+rm -f "$API_CONF"
+start_cluster "$CLUSTER"
+psql_as_postgres "$CLUSTER" postgres -c "DROP DATABASE gn_flux_feeds" >/dev/null
+[ "$rc" = 0 ] || die "API POST: tests/e2e/intake.py failed"
 rm -f "$API_CONF"
 start_cluster "$CLUSTER"
 psql_as_postgres "$CLUSTER" postgres -c "DROP DATABASE gn_flux_serve" -c "DROP DATABASE gn_flux_serve_node" >/dev/null

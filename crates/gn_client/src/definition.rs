@@ -172,8 +172,16 @@ impl SourceDefinition {
     /// Checks every option; returns the normalised url (no trailing slash).
     pub fn validate(&self) -> Result<String, DefinitionError> {
         check_name(&required("name", &self.name)?)?;
-        let url = check_url(&required("url", &self.url)?)?;
         let kind = self.kind();
+        // (an intake receives: it has no url)
+        let url = match (kind, &self.url) {
+            ("post", None) => String::new(),
+            ("post", Some(_)) => return Err(invalid(
+                "an intake (kind post) has no url",
+                "Leave url NULL: observations are posted to the API workers at <api root>/api/gn_flux/intake/<name>.",
+            )),
+            _ => check_url(&required("url", &self.url)?)?,
+        };
         if !crate::feed::KINDS.contains(&kind) {
             return Err(invalid(
                 format!("unknown kind \"{kind}\""),

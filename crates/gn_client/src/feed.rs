@@ -35,7 +35,11 @@ pub const MAX_PAGES: u64 = 1_000_000;
 const GBIF_MAX_PARTS: usize = 10_000;
 
 /// The kinds of source.
-pub const KINDS: [&str; 5] = ["geonature", "wfs", "ogcapi", "json", "gbif"];
+pub const KINDS: [&str; 6] = ["geonature", "wfs", "ogcapi", "json", "gbif", "post"];
+
+/// Rows one API POST request may carry, by default and at most.
+pub const POST_MAX_ITEMS_DEFAULT: usize = 10_000;
+pub const POST_MAX_ITEMS: usize = 100_000;
 
 fn invalid(message: impl Into<String>, hint: impl Into<String>) -> DefinitionError {
     DefinitionError {
@@ -146,6 +150,12 @@ pub enum KindOptions {
     OgcApi(OgcOptions),
     Json(JsonOptions),
     Gbif,
+    /// An intake: observations posted to the API workers, not pulled.
+    Post {
+        /// Members of this role may post.
+        role: String,
+        max_items: usize,
+    },
 }
 
 /// The checked options of a source of another kind than `geonature`.
@@ -471,6 +481,29 @@ impl FeedOptions {
                 allowed(kind, obj, &[])?;
                 KindOptions::Gbif
             }
+            "post" => {
+                allowed(kind, obj, &["role", "max_items"])?;
+                let role = text(obj, "role")?.ok_or_else(|| {
+                    invalid(
+                        "an intake (kind post) needs options.role",
+                        "Name the role whose members may post into it, e.g. '{\"role\": \"gn_flux_writers\"}' (GRANT gn_flux_writers TO app_role).",
+                    )
+                })?;
+                check_name("role", &role)?;
+                let max_items = match obj.get("max_items") {
+                    None | Some(Value::Null) => POST_MAX_ITEMS_DEFAULT,
+                    Some(v) => v
+                        .as_u64()
+                        .filter(|n| (1..=POST_MAX_ITEMS as u64).contains(n))
+                        .ok_or_else(|| {
+                            invalid(
+                                format!("options.max_items must be between 1 and {POST_MAX_ITEMS}"),
+                                "The most observations one request may carry.",
+                            )
+                        })? as usize,
+                };
+                KindOptions::Post { role, max_items }
+            }
             other => {
                 return Err(invalid(
                     format!("unknown kind \"{other}\""),
@@ -484,6 +517,7 @@ impl FeedOptions {
                 "Name the item's stable key, e.g. \"id\": \"id\" (it identifies the item across pulls).",
             ));
         }
+        let post = matches!(kind_options, KindOptions::Post { .. });
         let (default_modified, default_lon_lat) = match kind_options {
             KindOptions::Gbif => (
                 Some(Path("lastInterpreted".into())),
@@ -491,10 +525,13 @@ impl FeedOptions {
             ),
             _ => (None, None),
         };
+        // (an intake's rows are keyed by their uuid: posting one again updates it)
+        let uuid = path("uuid")?.or_else(|| post.then(|| Path("uuid".into())));
+        let id = path("id")?.or_else(|| if post { uuid.clone() } else { None });
         Ok(FeedOptions {
             kind: kind_options,
-            id: path("id")?,
-            uuid: path("uuid")?,
+            id,
+            uuid,
             modified: path("modified")?.or(default_modified),
             geometry: path("geometry")?,
             lon_lat: lon_lat.or(default_lon_lat),
@@ -509,6 +546,7 @@ impl FeedOptions {
             KindOptions::Wfs(_) => "startindex",
             KindOptions::OgcApi(_) => "next",
             KindOptions::Gbif => "offset",
+            KindOptions::Post { .. } => "post",
             KindOptions::Json(j) => match j.paging {
                 JsonPaging::Page => "page",
                 JsonPaging::Offset => "offset",
@@ -527,6 +565,7 @@ impl FeedOptions {
             KindOptions::OgcApi(_) => false,
             KindOptions::Json(j) => j.modified_param.is_some(),
             KindOptions::Gbif => true,
+            KindOptions::Post { .. } => false,
         }
     }
 }
@@ -649,6 +688,10 @@ pub fn prepare_feed_item(source: &str, opts: &FeedOptions, raw: Value, feature: 
                     None
                 }
             },
+            None if matches!(opts.kind, KindOptions::Post { .. }) => {
+                error.get_or_insert_with(|| format!("no uuid at \"{}\" (every observation posted needs one)", p.0));
+                None
+            }
             None => key.as_ref().map(|k| name_uuid(&format!("{source}/{k}"))),
         },
         (None, Some(k)) => Some(name_uuid(&format!("{source}/{k}"))),
@@ -962,6 +1005,12 @@ impl FeedWalk {
                 KindOptions::OgcApi(o) => self.ogc_step(session, &o)?,
                 KindOptions::Json(j) => self.json_step(session, &j)?,
                 KindOptions::Gbif => self.gbif_step(session)?,
+                KindOptions::Post { .. } => {
+                    return Err(self.protocol(
+                        &self.root.clone(),
+                        "an intake receives observations; it is not pulled".into(),
+                    ))
+                }
             };
             match step {
                 Step::Page(p) => return Ok(Some(p)),

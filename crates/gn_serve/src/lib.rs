@@ -16,6 +16,7 @@ pub mod error;
 pub mod features;
 pub mod html;
 pub mod http;
+pub mod intake;
 pub mod ogc;
 pub mod openapi;
 pub mod params;

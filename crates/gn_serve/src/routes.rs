@@ -133,10 +133,19 @@ pub enum Route {
     Page(PageRoute),
     Modules,
     ExportList,
-    ExportApi { id: i32 },
-    ExportFile { id: i32, format: FileFormat },
+    ExportApi {
+        id: i32,
+    },
+    ExportFile {
+        id: i32,
+        format: FileFormat,
+    },
     SyntheseLog,
     Login,
+    /// API POST: observations into a named intake (a source of kind `post`).
+    Intake {
+        name: String,
+    },
 }
 
 impl Route {
@@ -149,6 +158,7 @@ impl Route {
             Route::ExportFile { .. } => "export_file",
             Route::SyntheseLog => "synthese_log",
             Route::Login => "login",
+            Route::Intake { .. } => "intake",
             Route::Ogc(r) => r.name(),
             Route::Page(p) => match p {
                 PageRoute::Home => "page_home",
@@ -276,6 +286,12 @@ impl Router {
             }
             ["api", "synthese", "log"] => (Route::SyntheseLog, false),
             ["api", "auth", "login"] => (Route::Login, true),
+            ["api", "gn_flux", "intake", name] if !name.is_empty() => (
+                Route::Intake {
+                    name: (*name).to_string(),
+                },
+                true,
+            ),
             _ => return Err(ServeError::not_found()),
         };
         match (post, method) {
