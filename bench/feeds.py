@@ -65,7 +65,8 @@ def gn_flux_pull() -> dict:
 
 def ogr2ogr_copy() -> dict:
     conn = pg_connect(PG, "bench feeds ogr")
-    scalar(conn, "DROP TABLE IF EXISTS ogr_obs")
+    with conn.cursor() as c:
+        c.execute("DROP TABLE IF EXISTS ogr_obs")
     dsn = f"PG:host=127.0.0.1 port={PG['port']} dbname={PG['dbname']} user=bench password=bench"
     cmd = ["ogr2ogr", "-f", "PostgreSQL", dsn, f"WFS:{WFS}?SERVICE=WFS&VERSION=2.0.0", "ms:obs_ms",
            "-nln", "ogr_obs", "--config", "OGR_WFS_PAGING_ALLOWED", "ON", "--config", "OGR_WFS_PAGE_SIZE", str(PAGE),
@@ -111,31 +112,61 @@ def api_post() -> dict:
                    "count_max": "s.item ->> 'nombre'", "observers": "s.item ->> 'observateur'"}
         c.execute("SELECT gn_flux.set_mapping('bench_intake', %s::jsonb)", (json.dumps(mapping),))
         c.execute("SELECT * FROM gn_flux.enable_synthese('bench_intake')")
+        # (the same, staged only: what gn_flux itself costs, without GeoNature's triggers)
+        c.execute("SELECT gn_flux.drop_source(name) FROM gn_flux.source WHERE name = 'bench_staged'")
+        c.execute("""SELECT gn_flux.add_source('bench_staged', NULL, kind => 'post',
+                        options => '{"role": "bench_writers", "max_items": 10000, "geometry": "geometry"}')""")
         c.execute("SELECT cd_nom FROM taxonomie.taxref ORDER BY cd_nom LIMIT 5")
         taxa = [r[0] for r in c.fetchall()]
     workers = [r for r in (scalar(conn, "SELECT array_agg(pid) FROM gn_flux.api_status WHERE running") or [])]
     req = urllib.request.Request(API + "/api/auth/login", data=json.dumps({"login": "bench_poster", "password": "poster"}).encode(),
                                  headers={"Content-Type": "application/json"})
     token = json.loads(urllib.request.urlopen(req, timeout=30).read())["token"]
-    times, accepted = [], 0
-    t0 = time.perf_counter()
-    for b in range(BATCHES):
-        rows = [{"uuid": str(uuid.uuid4()), "nom_cite": f"Taxon {i % 5}", "cd_nom": taxa[i % len(taxa)],
-                 "date_obs": f"2025-{1 + i % 12:02d}-{1 + i % 28:02d}", "nombre": 1 + i % 9, "observateur": "Bench",
-                 "geometry": {"type": "Point", "coordinates": [5 + (i % 100) / 100, 45 + (b % 100) / 100]}}
-                for i in range(BATCH)]
-        body = json.dumps(rows).encode()
-        t = time.perf_counter()
-        r = urllib.request.Request(API + "/api/gn_flux/intake/bench_intake", data=body, method="POST",
-                                   headers={"Content-Type": "application/json", "Authorization": "Bearer " + token})
-        reply = json.loads(urllib.request.urlopen(r, timeout=600).read())
-        times.append(time.perf_counter() - t)
-        accepted += reply["accepted_count"]
-    total = time.perf_counter() - t0
+    def run(intake):
+        times, accepted = [], 0
+        t0 = time.perf_counter()
+        for b in range(BATCHES):
+            rows = [{"uuid": str(uuid.uuid4()), "nom_cite": f"Taxon {i % 5}", "cd_nom": taxa[i % len(taxa)],
+                     "date_obs": f"2025-{1 + i % 12:02d}-{1 + i % 28:02d}", "nombre": 1 + i % 9, "observateur": "Bench",
+                     "geometry": {"type": "Point", "coordinates": [5 + (i % 100) / 100, 45 + (b % 100) / 100]}}
+                    for i in range(BATCH)]
+            body = json.dumps(rows).encode()
+            t = time.perf_counter()
+            r = urllib.request.Request(API + "/api/gn_flux/intake/" + intake + "", data=body, method="POST",
+                                       headers={"Content-Type": "application/json", "Authorization": "Bearer " + token})
+            reply = json.loads(urllib.request.urlopen(r, timeout=600).read())
+            times.append(time.perf_counter() - t)
+            accepted += reply["accepted_count"]
+        return time.perf_counter() - t0, accepted, times
+
+    staged_s, staged_n, staged_times = run("bench_staged")
+    total, accepted, times = run("bench_intake")
+    # The floor: the same number of rows INSERTed straight into the Synthese by SQL, batch by
+    # batch, GeoNature's triggers on (what any writer pays).
+    with conn.cursor() as c:
+        c.execute("""INSERT INTO gn_synthese.t_sources (name_source, desc_source)
+                     SELECT 'bench floor', 'bench' WHERE NOT EXISTS (SELECT 1 FROM gn_synthese.t_sources WHERE name_source = 'bench floor')""")
+        c.execute("SELECT id_source FROM gn_synthese.t_sources WHERE name_source = 'bench floor'")
+        floor_source = c.fetchone()[0]
+        c.execute("SELECT id_dataset FROM gn_meta.t_datasets WHERE unique_dataset_id = '6d2e3f4a-5b6c-4d7e-9f80-91a2b3c4d5e6'")
+        floor_dataset = c.fetchone()[0]
+        c.execute("SELECT Find_SRID('gn_synthese', 'synthese', 'the_geom_local')")
+        local_srid = c.fetchone()[0]
+        t0 = time.perf_counter()
+        for b in range(BATCHES):
+            c.execute("""INSERT INTO gn_synthese.synthese (unique_id_sinp, id_source, id_dataset, nom_cite, cd_nom, date_min, date_max,
+                                count_min, count_max, observers, the_geom_4326, the_geom_point, the_geom_local)
+                         SELECT gen_random_uuid(), %s, %s, 'Taxon ' || (i %% 5), %s, '2025-01-02', '2025-01-02', 2, 2, 'Bench', g, g,
+                                ST_Transform(g, %s)
+                           FROM generate_series(1, %s) AS i,
+                                LATERAL (SELECT ST_SetSRID(ST_MakePoint(5 + (i %% 100) / 100.0, 45 + %s / 100.0), 4326) AS g) p""",
+                      (floor_source, floor_dataset, taxa[0], local_srid, BATCH, b % 100))
+        floor_s = time.perf_counter() - t0
     mem = [proc_status_kb(p, ("VmHWM", "VmRSS")) for p in workers]
     in_synthese = scalar(conn, "SELECT count(*) FROM gn_synthese.synthese s JOIN gn_flux.synthese_load l USING (id_source) WHERE l.source = 'bench_intake'")
     conn.close()
     return {"batches": BATCHES, "batch": BATCH, "seconds": total, "rows_per_s": accepted / total, "accepted": accepted,
+            "staged_only_rows_per_s": staged_n / staged_s, "floor_rows_per_s": BATCHES * BATCH / floor_s, "staged_only_batch_ms_median": median([x * 1000 for x in staged_times]),
             "in_synthese": in_synthese, "batch_ms_median": median([x * 1000 for x in times]),
             "workers_peak_mb": [round(m.get("VmHWM", 0) / 1024, 1) for m in mem],
             "workers_rss_mb": [round(m.get("VmRSS", 0) / 1024, 1) for m in mem]}
@@ -179,7 +210,12 @@ ogr2ogr exit status {ogr['exit']}.
 {post['batches']} batches of {post['batch']} observations posted one after the other to an intake
 (staged, mapped and loaded into the GeoNature 2.17 fixture's Synthese in each request):
 **{post['rows_per_s']:.0f} rows/s**, median {post['batch_ms_median']:.0f} ms per batch, {post['in_synthese']}
-observations in the Synthese. API workers' peak memory (VmHWM): {post['workers_peak_mb']} MB.
+observations in the Synthese. The same batches into an intake that only stages them (no Synthese
+load: gn_flux's own cost): **{post['staged_only_rows_per_s']:.0f} rows/s**, median
+{post['staged_only_batch_ms_median']:.0f} ms per batch. The floor, the same number of rows INSERTed
+straight into the Synthese by SQL, batch by batch (GeoNature's triggers on): **{post['floor_rows_per_s']:.0f}
+rows/s** (gn_flux's intake runs at {post['rows_per_s'] / post['floor_rows_per_s']:.2f}× of it). API workers' peak memory (VmHWM):
+{post['workers_peak_mb']} MB.
 """
     with open(report, "w") as f:
         f.write(md)

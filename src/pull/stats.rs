@@ -70,6 +70,32 @@ impl AnalyzePolicy {
         Spi::run(self.analyze)?;
         Ok(())
     }
+
+    /// For writers that see a table grow a little at a time across many transactions (the API
+    /// POST intakes): analyze when the rows changed since the last ANALYZE outnumber what the
+    /// statistics know (so they stay within a factor 2 of the truth), if allowed.
+    pub fn analyze_if_stale(&self, table: &str) -> Result<(), GnFluxError> {
+        if !self.allowed {
+            return Ok(());
+        }
+        let stale = Spi::connect(|c| -> Result<bool, GnFluxError> {
+            let rows = c.select(
+                "SELECT s.n_mod_since_analyze > greatest(1000, c.reltuples)
+                   FROM pg_catalog.pg_stat_all_tables s JOIN pg_catalog.pg_class c ON c.oid = s.relid
+                  WHERE s.relid = pg_catalog.to_regclass($1)",
+                None,
+                &[table.into()],
+            )?;
+            Ok(match rows.into_iter().next() {
+                Some(r) => r.get::<bool>(1)?.unwrap_or(false),
+                None => false,
+            })
+        })?;
+        if stale {
+            self.analyze()?;
+        }
+        Ok(())
+    }
 }
 
 #[cfg(test)]

@@ -157,6 +157,12 @@ fn load(
         let all: Vec<i32> = ids.iter().flatten().map(|i| *i as i32).collect();
         l.observations(&all, Some(import_id), &mut synthese)?;
     }
+    // (batches arrive one transaction at a time: keep the planner's statistics of the tables
+    // they grow close to the truth, as a pull does while it runs)
+    crate::pull::stats::AnalyzePolicy::for_data_json()?.analyze_if_stale("gn_flux.data_json")?;
+    if loader.is_some() {
+        crate::pull::stats::AnalyzePolicy::for_synthese()?.analyze_if_stale("gn_synthese.synthese")?;
+    }
     // The Synthese load's rejects of this run, by staged id: {field: [value, problem]}.
     let mut load_rejects: HashMap<i32, serde_json::Map<String, Value>> = HashMap::new();
     Spi::connect(|c| -> Result<(), GnFluxError> {

@@ -23,52 +23,17 @@ import os
 import sys
 import urllib.request
 
-import psycopg2
-
 sys.dont_write_bytecode = True
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from feedlib import connect, ensure_dataset, error_of, finish, ok, one, q  # noqa: E402
+import threading  # noqa: E402
+import time  # noqa: E402
 
-FAILS = []
-CHECKS = [0]
-
-
-def ok(cond, what):
-    CHECKS[0] += 1
-    if cond:
-        print(f"ok - {what}")
-    else:
-        print(f"not ok - {what}")
-        FAILS.append(what)
-
-
-host, port, user, password, dbname = os.environ["GN_FLUX_E2E_FEEDS_PG"].split()
 WFS = os.environ["GN_FLUX_E2E_WFS"]
 OGC_MS = os.environ["GN_FLUX_E2E_OGC_MS"]
 STANDINS = os.environ["GN_FLUX_E2E_STANDINS"]
 SERVE_OGC = os.environ.get("GN_FLUX_E2E_SERVE_OGC")
 GBIF_RECORDS = int(os.environ.get("GN_FLUX_E2E_GBIF_RECORDS", "120500"))
-
-conn = psycopg2.connect(host=host, port=port, user=user, password=password, dbname=dbname)
-conn.autocommit = True
-
-
-def q(sql, *args):
-    with conn.cursor() as c:
-        c.execute(sql, args if args else None)
-        return c.fetchall() if c.description else None
-
-
-def one(sql, *args):
-    rows = q(sql, *args)
-    return rows[0][0] if rows else None
-
-
-def error_of(sql, *args):
-    """(sqlstate, message, hint) of a failing statement."""
-    try:
-        q(sql, *args)
-    except psycopg2.Error as e:
-        return e.pgcode, e.diag.message_primary or "", e.diag.message_hint or ""
-    return None
 
 
 def add(name, url, kind, options, **extra):
@@ -120,7 +85,8 @@ ok(r["status"] == "success" and r["items"] == 20000 and r["inserted"] == 20000,
    f"WFS GeoJSON full pull through a 500-feature server cap: {r}")
 ok(keys("wfs_ms") == layer_ids, "the pulled keys are exactly the layer's ids")
 log = q("SELECT pages, paging, http_requests, watermark FROM gn_flux.import_log WHERE id = %s", r["import_id"])[0]
-ok(log[0] == 40 and log[1] == "startindex", f"40 pages of 500 by startIndex: {log}")
+ok(log[0] == 40 and log[1] == "startindex" and log[2] == 43,
+   f"40 pages of 500 (the server's CountDefault) by startIndex; requests: capabilities, hits, 40 pages, hits: {log}")
 bad = one("""SELECT count(*) FROM gn_flux.data_json d JOIN gn_flux.feed_key k ON k.id_data = d.id_data
              JOIN obs_ms l ON l.id::text = k.key
             WHERE d.source = 'wfs_ms'
@@ -146,7 +112,8 @@ r = pull("wfs_ms", "full")
 ok(r["status"] == "success" and r["inserted"] == 0 and r["updated"] == 0, f"a second full pull changes nothing: {r}")
 
 # ----- WFS, GML 3.2 with bbox and attribute filters ------------------------------------------
-add("wfs_gml", WFS, "wfs", {"typename": "ms:obs_ms", "id": "id", "srid": 2154, "output": "gml",
+# (no srid: the layer's DefaultCRS, EPSG:2154, is read from the capabilities)
+add("wfs_gml", WFS, "wfs", {"typename": "ms:obs_ms", "id": "id", "output": "gml",
                             "bbox": [700000, 6400000, 800000, 6500000], "filter": {"commune": "Mâcon"}},
     page_size=50)
 r = pull("wfs_gml")
@@ -202,6 +169,46 @@ for name, (path, opts) in styles.items():
        f"JSON API, {opts['paging']} paging through a 200-item server cap: {r['items']} items, all once ({r['message']})")
 ok(one("SELECT count(*) FROM gn_flux.data_json WHERE source = 'json_next' AND geom IS NULL") == 0,
    "JSON items' GeoJSON geometries are staged")
+
+
+def control(body):
+    req = urllib.request.Request(STANDINS + "/_control", data=json.dumps(body).encode(),
+                                 headers={"Content-Type": "application/json"})
+    urllib.request.urlopen(req, timeout=10).read()
+
+
+# a cancel stops a pull waiting on a slow server within a second, and changes nothing
+control({"delay_ms": 3000})
+other = connect()
+pid = other.cursor()
+pid.execute("SELECT pg_backend_pid()")
+backend = pid.fetchone()[0]
+outcome = {}
+
+
+def slow_pull():
+    try:
+        with other.cursor() as c:
+            c.execute("SET gn_flux.progress_notices = off")
+            c.execute("SELECT status FROM gn_flux.pull_source('json_offset', 'full')")
+            outcome["rows"] = c.fetchall()
+    except Exception as ex:  # noqa: BLE001
+        outcome["error"] = getattr(ex, "pgcode", str(ex))
+    outcome["at"] = time.time()
+
+
+worker = threading.Thread(target=slow_pull)
+worker.start()
+time.sleep(1.5)
+cancelled_at = time.time()
+q("SELECT pg_cancel_backend(%s)", backend)
+worker.join(30)
+control({"reset": True})
+took = outcome.get("at", 1e9) - cancelled_at
+ok(outcome.get("error") == "57014" and took < 1.5, f"pg_cancel_backend stops a feed pull within a second: {took:.2f} s ({outcome})")
+ok(one("SELECT count(*) FROM gn_flux.data_json WHERE source = 'json_offset'") == len(json_ids),
+   "the cancelled run changed nothing")
+other.close()
 # an API key in a header, from the token; faults answered with Retry-After
 q("SELECT gn_flux.drop_source(name) FROM gn_flux.source WHERE name = 'json_keyed'")
 e = error_of("SELECT gn_flux.add_source('json_keyed', %s, kind => 'json', options => %s::jsonb)",
@@ -241,17 +248,7 @@ birds = get_json(GBIF + "/occurrence/search?limit=0&taxonKey=212")["count"]
 ok(r["status"] == "success" and r["items"] == birds, f"a filtered GBIF query (taxonKey=212): {r['items']} = count {birds}")
 
 # ----- mapping to the Synthese -------------------------------------------------------------
-q("""INSERT INTO gn_meta.t_acquisition_frameworks (unique_acquisition_framework_id, acquisition_framework_name,
-            acquisition_framework_desc, acquisition_framework_start_date)
-     SELECT '7d2b3c1e-0f4a-4c55-9a1b-2c3d4e5f6a7b', 'CA flux externes', 'Flux externes (gn_flux)', '2020-01-01'
-      WHERE NOT EXISTS (SELECT 1 FROM gn_meta.t_acquisition_frameworks
-                         WHERE unique_acquisition_framework_id = '7d2b3c1e-0f4a-4c55-9a1b-2c3d4e5f6a7b')""")
-q("""INSERT INTO gn_meta.t_datasets (unique_dataset_id, id_acquisition_framework, dataset_name, dataset_shortname,
-            dataset_desc, marine_domain, terrestrial_domain)
-     SELECT '8e3c4d2f-1a5b-4d66-8b2c-3d4e5f6a7b8c', id_acquisition_framework, 'JDD flux externes', 'JDD ext', '...', false, true
-       FROM gn_meta.t_acquisition_frameworks WHERE unique_acquisition_framework_id = '7d2b3c1e-0f4a-4c55-9a1b-2c3d4e5f6a7b'
-        AND NOT EXISTS (SELECT 1 FROM gn_meta.t_datasets WHERE unique_dataset_id = '8e3c4d2f-1a5b-4d66-8b2c-3d4e5f6a7b8c')""")
-dataset = "8e3c4d2f-1a5b-4d66-8b2c-3d4e5f6a7b8c"
+dataset = ensure_dataset()
 e = error_of("SELECT gn_flux.set_mapping('wfs_ms', '{\"colour\": \"1\"}')")
 ok(e and e[0] == "42703" and e[2], f"an unknown column: 42703 with a hint ({e})")
 e = error_of("SELECT gn_flux.set_mapping('wfs_ms', '{\"nom_cite\": \"s.item ->> ''nom_cite''\"}')")
@@ -304,8 +301,4 @@ wrong = one("""SELECT count(*) FROM gn_synthese.synthese s JOIN gn_flux.synthese
               WHERE l.source = 'gbif_birds' AND ds.unique_dataset_id::text <> d.item ->> 'datasetKey'""")
 ok(wrong == 0, f"every GBIF observation is in the dataset of its datasetKey: {wrong} elsewhere")
 
-print(f"{CHECKS[0]} checks, {len(FAILS)} failed")
-if FAILS:
-    for f in FAILS:
-        print("FAILED:", f)
-    sys.exit(1)
+finish()

@@ -17,37 +17,13 @@ import urllib.error
 import urllib.request
 import uuid
 
-import psycopg2
+sys.dont_write_bytecode = True
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from feedlib import ensure_dataset, finish, ok, one, q  # noqa: E402
+import psycopg2  # noqa: E402
 
-FAILS = []
-CHECKS = [0]
-
-
-def ok(cond, what):
-    CHECKS[0] += 1
-    print(("ok - " if cond else "not ok - ") + what)
-    if not cond:
-        FAILS.append(what)
-
-
-host, port, user, password, dbname = os.environ["GN_FLUX_E2E_FEEDS_PG"].split()
 API = os.environ["GN_FLUX_E2E_API"]
 INTAKE = API + "/api/gn_flux/intake/app_intake"
-DATASET = "8e3c4d2f-1a5b-4d66-8b2c-3d4e5f6a7b8c"
-
-conn = psycopg2.connect(host=host, port=port, user=user, password=password, dbname=dbname)
-conn.autocommit = True
-
-
-def q(sql, *args):
-    with conn.cursor() as c:
-        c.execute(sql, args if args else None)
-        return c.fetchall() if c.description else None
-
-
-def one(sql, *args):
-    rows = q(sql, *args)
-    return rows[0][0] if rows else None
 
 
 def http(method, url, body=None, headers=None):
@@ -77,16 +53,7 @@ q("""DO $$ BEGIN
   IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'gn_flux_stranger') THEN CREATE ROLE gn_flux_stranger LOGIN PASSWORD 'stranger-pw'; END IF;
 END $$""")
 q("GRANT gn_flux_writers TO gn_flux_poster")
-q("""INSERT INTO gn_meta.t_acquisition_frameworks (unique_acquisition_framework_id, acquisition_framework_name,
-            acquisition_framework_desc, acquisition_framework_start_date)
-     SELECT '7d2b3c1e-0f4a-4c55-9a1b-2c3d4e5f6a7b', 'CA flux externes', 'Flux externes (gn_flux)', '2020-01-01'
-      WHERE NOT EXISTS (SELECT 1 FROM gn_meta.t_acquisition_frameworks
-                         WHERE unique_acquisition_framework_id = '7d2b3c1e-0f4a-4c55-9a1b-2c3d4e5f6a7b')""")
-q("""INSERT INTO gn_meta.t_datasets (unique_dataset_id, id_acquisition_framework, dataset_name, dataset_shortname,
-            dataset_desc, marine_domain, terrestrial_domain)
-     SELECT %s, id_acquisition_framework, 'JDD flux externes', 'JDD ext', '...', false, true
-       FROM gn_meta.t_acquisition_frameworks WHERE unique_acquisition_framework_id = '7d2b3c1e-0f4a-4c55-9a1b-2c3d4e5f6a7b'
-        AND NOT EXISTS (SELECT 1 FROM gn_meta.t_datasets WHERE unique_dataset_id = %s)""", DATASET, DATASET)
+DATASET = ensure_dataset()
 q("SELECT gn_flux.drop_source(name) FROM gn_flux.source WHERE name = 'app_intake'")
 e = None
 try:
@@ -193,8 +160,4 @@ ok(status == 405, f"GET on an intake: 405 ({status})")
 ok(one("SELECT count(*) FROM gn_flux.import_log WHERE source = 'app_intake' AND xfer_type = 'post' AND xfer_status = 'success'") >= 5,
    "every batch is a run in import_log")
 
-print(f"{CHECKS[0]} checks, {len(FAILS)} failed")
-if FAILS:
-    for f in FAILS:
-        print("FAILED:", f)
-    sys.exit(1)
+finish()

@@ -355,6 +355,12 @@ def main():
         for method in ("get", "post"):
             if method not in item:
                 continue
+            if "/intake/" in path:
+                # (API POST: tests/e2e/intake.py; here the route answers, and asks for a login)
+                r = http(url, "POST", headers={"Content-Type": "application/json"}, body=b"[]")
+                check(r.status == 401, f"POST {url} (listed in the OpenAPI document): 401 anonymously ({r.status})")
+                answered += 1
+                continue
             if method == "post":
                 r = http(url, "POST", headers={"Content-Type": "application/json"},
                          body=json.dumps({"login": READER, "password": READER_PW}).encode())

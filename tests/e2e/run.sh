@@ -234,7 +234,7 @@ GN_FLUX_E2E_FEEDS_PG="127.0.0.1 ${PORT} gn_flux_e2e gn_flux_e2e gn_flux_feeds" \
 feeds_cleanup
 [ "$rc" = 0 ] || die "other flows: tests/e2e/feeds.py failed"
 
-step "API POST: observations posted to an intake through the API workers, loaded into the GeoNature fixture"
+step "API POST: observations posted to an intake through the API workers, loaded into the GeoNature fixture; another GeoNature's v_synthese_sinp (labels) pulled as a JSON API"
 sed -i "s/^gn_flux.api_database = .*/gn_flux.api_database = 'gn_flux_feeds'/" "$API_CONF"
 start_cluster "$CLUSTER"
 for i in $(seq 1 100); do
@@ -247,11 +247,15 @@ rc=0
 GN_FLUX_E2E_FEEDS_PG="127.0.0.1 ${PORT} gn_flux_e2e gn_flux_e2e gn_flux_feeds" \
   GN_FLUX_E2E_API="http://127.0.0.1:${API_PORT}/geonature" \
   "$OGC_VENV/bin/python" "$ROOT/tests/e2e/intake.py" || rc=$?
+# (the same served database: another GeoNature's v_synthese_sinp, labels and all, pulled back)
+[ "$rc" != 0 ] || GN_FLUX_E2E_FEEDS_PG="127.0.0.1 ${PORT} gn_flux_e2e gn_flux_e2e gn_flux_feeds" \
+  GN_FLUX_E2E_API="http://127.0.0.1:${API_PORT}/geonature" \
+  "$OGC_VENV/bin/python" "$ROOT/tests/e2e/sinp_labels.py" || rc=$?
 psql_as_postgres "$CLUSTER" postgres -c "ALTER SYSTEM RESET gn_flux.api_max_post_size" >/dev/null
 rm -f "$API_CONF"
 start_cluster "$CLUSTER"
 psql_as_postgres "$CLUSTER" postgres -c "DROP DATABASE gn_flux_feeds" >/dev/null
-[ "$rc" = 0 ] || die "API POST: tests/e2e/intake.py failed"
+[ "$rc" = 0 ] || die "API POST / v_synthese_sinp: tests/e2e/intake.py or sinp_labels.py failed"
 rm -f "$API_CONF"
 start_cluster "$CLUSTER"
 psql_as_postgres "$CLUSTER" postgres -c "DROP DATABASE gn_flux_serve" -c "DROP DATABASE gn_flux_serve_node" >/dev/null

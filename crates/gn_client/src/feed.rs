@@ -174,6 +174,8 @@ pub struct FeedOptions {
     pub lon_lat: Option<(Path, Path)>,
     /// SRID of the coordinates received.
     pub srid: i32,
+    /// `srid` was given (else a WFS source reads its layer's default CRS).
+    pub srid_given: bool,
     /// Header carrying the source's token (API key).
     pub api_key_header: Option<String>,
 }
@@ -536,6 +538,7 @@ impl FeedOptions {
             geometry: path("geometry")?,
             lon_lat: lon_lat.or(default_lon_lat),
             srid,
+            srid_given: obj.get("srid").is_some_and(|v| !v.is_null()),
             api_key_header,
         })
     }
@@ -908,13 +911,26 @@ impl FeedWalk {
                 reason: format!("more than {MAX_PAGES} pages in one walk"),
             });
         }
+        self.request(session, url, accept, Some(self.progress.pages))
+    }
+
+    /// One request with the source's key header. Counts, hits and capabilities requests go
+    /// through here directly: they are repeated on purpose (before and after a pass), they are
+    /// not pages.
+    fn request(
+        &mut self,
+        session: &mut Session,
+        url: &str,
+        accept: &str,
+        page: Option<u64>,
+    ) -> Result<Vec<u8>, ClientError> {
         self.requests += 1;
         let header = self.header().map(|(a, b)| (a.to_string(), b.to_string()));
         session.fetch(
             url,
             accept,
             header.as_ref().map(|(a, b)| (a.as_str(), b.as_str())),
-            Some(self.progress.pages),
+            page,
         )
     }
 
@@ -1085,17 +1101,46 @@ impl FeedWalk {
         p
     }
 
+    /// GetCapabilities, once: the server's `CountDefault` (pages are asked at most that size, so
+    /// no page is cut short by the server) and, when the source gives no `srid`, the layer's
+    /// `DefaultCRS` (geometries are then requested and read in it).
+    fn wfs_capabilities(&mut self, session: &mut Session, w: &WfsOptions) -> Result<(), ClientError> {
+        let params = vec![
+            ("SERVICE".to_string(), "WFS".to_string()),
+            ("VERSION".into(), w.version.clone()),
+            ("REQUEST".into(), "GetCapabilities".into()),
+        ];
+        let url = self.url("", &params);
+        let body = self.request(session, &url, "application/xml", None)?;
+        let text = String::from_utf8_lossy(&body);
+        if text.contains("ExceptionReport") {
+            return Err(self.protocol(
+                &url,
+                format!("the WFS server refused GetCapabilities: {}", exception_text(&text)),
+            ));
+        }
+        let caps = capabilities(&text, &w.typename);
+        if let Some(n) = caps.count_default.filter(|n| *n > 0) {
+            self.page_size = self.page_size.min(n);
+        }
+        if !self.opts.srid_given {
+            match caps.default_srid {
+                Some(srid) => self.opts.srid = srid,
+                None if !caps.layer_found => {
+                    return Err(self.protocol(
+                        &url,
+                        format!("the server's capabilities list no feature type \"{}\"", w.typename),
+                    ))
+                }
+                None => {}
+            }
+        }
+        Ok(())
+    }
+
     fn wfs_hits(&mut self, session: &mut Session, w: &WfsOptions) -> Result<u64, ClientError> {
         let url = self.url("", &self.wfs_params(w, true));
-        // (hits requests are repeated at the end of a pass on purpose: not "the same page twice")
-        self.requests += 1;
-        let header = self.header().map(|(a, b)| (a.to_string(), b.to_string()));
-        let body = session.fetch(
-            &url,
-            "application/xml",
-            header.as_ref().map(|(a, b)| (a.as_str(), b.as_str())),
-            None,
-        )?;
+        let body = self.request(session, &url, "application/xml", None)?;
         let text = String::from_utf8_lossy(&body);
         if text.contains("ExceptionReport") {
             return Err(self.protocol(
@@ -1117,6 +1162,9 @@ impl FeedWalk {
     fn wfs_step(&mut self, session: &mut Session, w: &WfsOptions) -> Result<Step, ClientError> {
         match self.state.clone() {
             State::Start => {
+                if self.pass == 1 {
+                    self.wfs_capabilities(session, w)?;
+                }
                 self.expected = Some(self.wfs_hits(session, w)?);
                 self.state = State::At(0);
                 Ok(Step::Again)
@@ -1393,14 +1441,7 @@ impl FeedWalk {
 
     fn gbif_count(&mut self, session: &mut Session, range: &TimeRange) -> Result<u64, ClientError> {
         let url = self.gbif_url(range, 0, 0);
-        self.requests += 1;
-        let header = self.header().map(|(a, b)| (a.to_string(), b.to_string()));
-        let body = session.fetch(
-            &url,
-            "application/json",
-            header.as_ref().map(|(a, b)| (a.as_str(), b.as_str())),
-            None,
-        )?;
+        let body = self.request(session, &url, "application/json", None)?;
         let v = self.json(&url, &body)?;
         v.get("count")
             .and_then(Value::as_u64)
@@ -1550,6 +1591,54 @@ fn prepare_key(opts: &FeedOptions, raw: &Value, feature: bool) -> Option<String>
     }
 }
 
+/// What a source needs from WFS capabilities.
+#[derive(Debug, Default, PartialEq)]
+struct Capabilities {
+    count_default: Option<u64>,
+    layer_found: bool,
+    default_srid: Option<i32>,
+}
+
+/// `CountDefault` and the `DefaultCRS` of `typename` in a WFS 2.0 GetCapabilities document (a
+/// prefixed name matches its unprefixed form too).
+fn capabilities(xml: &str, typename: &str) -> Capabilities {
+    let mut caps = Capabilities::default();
+    if let Some(at) = xml.find("name=\"CountDefault\"") {
+        let rest = &xml[at..];
+        let end = rest.find("Constraint>").unwrap_or(rest.len());
+        let block = &rest[..end];
+        if let Some(v) = block.find("DefaultValue>") {
+            let digits: String = block[v + "DefaultValue>".len()..]
+                .chars()
+                .take_while(char::is_ascii_digit)
+                .collect();
+            caps.count_default = digits.parse().ok();
+        }
+    }
+    let bare = typename.rsplit(':').next().unwrap_or(typename);
+    let mut rest = xml;
+    while let Some(at) = rest.find("FeatureType>") {
+        rest = &rest[at + "FeatureType>".len()..];
+        let end = rest.find("FeatureType>").unwrap_or(rest.len());
+        let block = &rest[..end];
+        let name = block
+            .find("Name>")
+            .map(|n| &block[n + 5..])
+            .and_then(|s| s.find('<').map(|e| s[..e].trim().to_string()));
+        let Some(name) = name else { continue };
+        if name == typename || name.rsplit(':').next() == Some(bare) {
+            caps.layer_found = true;
+            caps.default_srid = block
+                .find("DefaultCRS>")
+                .map(|d| &block[d + "DefaultCRS>".len()..])
+                .and_then(|s| s.find('<').map(|e| s[..e].trim().to_string()))
+                .and_then(|crs| crs.rsplit([':', '/']).next().and_then(|c| c.parse().ok()));
+            break;
+        }
+    }
+    caps
+}
+
 /// `numberMatched="N"` of a WFS 2.0 reply.
 fn number_matched(xml: &str) -> Option<u64> {
     let at = xml.find("numberMatched=\"")? + "numberMatched=\"".len();
@@ -1643,6 +1732,31 @@ mod tests {
         assert_eq!(
             canonical_uuid("URN:UUID:6B1F3C52-9D04-4E8A-B17E-2D55C0934F1A").as_deref(),
             Some("6b1f3c52-9d04-4e8a-b17e-2d55c0934f1a")
+        );
+    }
+
+    #[test]
+    fn wfs_capabilities_give_the_page_cap_and_the_layer_crs() {
+        let xml = r#"<wfs:WFS_Capabilities><ows:OperationsMetadata><ows:Constraint name="ImplementsResultPaging"><ows:NoValues/><ows:DefaultValue>TRUE</ows:DefaultValue></ows:Constraint><ows:Constraint name="CountDefault"><ows:NoValues/><ows:DefaultValue>500</ows:DefaultValue></ows:Constraint></ows:OperationsMetadata>
+          <FeatureTypeList><FeatureType><Name>ms:other</Name><DefaultCRS>urn:ogc:def:crs:EPSG::4326</DefaultCRS></FeatureType>
+          <FeatureType><Name>ms:obs_ms</Name><Title>obs</Title><DefaultCRS>urn:ogc:def:crs:EPSG::2154</DefaultCRS><OtherCRS>urn:ogc:def:crs:EPSG::4326</OtherCRS></FeatureType></FeatureTypeList></wfs:WFS_Capabilities>"#;
+        let c = capabilities(xml, "ms:obs_ms");
+        assert_eq!(
+            c,
+            Capabilities {
+                count_default: Some(500),
+                layer_found: true,
+                default_srid: Some(2154)
+            }
+        );
+        assert_eq!(capabilities(xml, "obs_ms").default_srid, Some(2154));
+        assert!(!capabilities(xml, "ms:absent").layer_found);
+        let o = FeedOptions::parse("wfs", &json!({"typename": "ms:obs", "sort": "id"})).unwrap();
+        assert!(!o.srid_given);
+        assert!(
+            FeedOptions::parse("wfs", &json!({"typename": "ms:obs", "sort": "id", "srid": 2154}))
+                .unwrap()
+                .srid_given
         );
     }
 

@@ -359,7 +359,8 @@ fn run_feed(
         if server_date_first.is_none() {
             server_date_first = session.stats().server_date;
         }
-        let prepared = prepare_feed_page(&cfg.source_name, &opts, index, page);
+        // (the walk's options: a WFS layer's CRS is read from the server's capabilities)
+        let prepared = prepare_feed_page(&cfg.source_name, walk.options(), index, page);
         index += 1;
         max_modified = max_modified.max(prepared.max_derniere_action);
         send(tx, cancel, Event::Page(prepared))?;

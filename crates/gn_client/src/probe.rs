@@ -82,7 +82,7 @@ fn probe_feed(
     let (total, features) = match page {
         Some(p) => {
             if let Some(first) = p.items.into_iter().next() {
-                let it = crate::feed::prepare_feed_item(&cfg.source_name, opts, first, p.features);
+                let it = crate::feed::prepare_feed_item(&cfg.source_name, walk.options(), first, p.features);
                 if let Some(e) = it.error {
                     return Err(unsuitable(
                         redact_url(&root),

@@ -537,6 +537,24 @@ fn geonature_paths(paths: &mut Map<String, Value>, site: &str, max_limit: u64) {
             "429": {"description": "Too many failures", "content": {JSON: {"schema": reference("schemas", "geonatureError")}}},
         }
     }})));
+    entries.push(("/api/gn_flux/intake/{name}".into(), json!({"post": {
+        "tags": [tag], "operationId": "gnFluxIntake", "summary": "Post observations into an intake (API POST)",
+        "description": "A JSON array of observations, a GeoJSON FeatureCollection or one Feature, staged and loaded into the Synthese by the intake's declared mapping in one transaction. Each observation carries a uuid: posting it again updates it. A logged-in member of the intake's role (session cookie or bearer login token).",
+        "parameters": [{"name": "name", "in": "path", "required": true, "schema": {"type": "string"}}],
+        "requestBody": {"required": true, "content": {JSON: {"schema": {"oneOf": [
+            {"type": "array", "items": {"type": "object"}},
+            {"type": "object", "required": ["type"], "properties": {"type": {"type": "string", "enum": ["FeatureCollection", "Feature"]}}}
+        ]}}}},
+        "responses": {
+            "200": {"description": "Every row, accepted (inserted, updated, unchanged) or rejected with its reasons", "content": {JSON: {"schema": {"type": "object"}}}},
+            "400": {"description": "Malformed body", "content": {JSON: {"schema": reference("schemas", "geonatureError")}}},
+            "401": {"description": "Not logged in", "content": {JSON: {"schema": reference("schemas", "geonatureError")}}},
+            "403": {"description": "Not a member of the intake's role, or an export token", "content": {JSON: {"schema": reference("schemas", "geonatureError")}}},
+            "404": {"description": "No such intake", "content": {JSON: {"schema": reference("schemas", "geonatureError")}}},
+            "409": {"description": "The intake is disabled", "content": {JSON: {"schema": reference("schemas", "geonatureError")}}},
+            "413": {"description": "Too many rows, or a body above gn_flux.api_max_post_size", "content": {JSON: {"schema": reference("schemas", "geonatureError")}}},
+        }
+    }})));
     for (path, mut item) in entries {
         item["servers"] = server.clone();
         paths.insert(path, item);
@@ -572,5 +590,6 @@ mod tests {
         );
         assert_eq!(d["paths"]["/api/exports/api/{id}"]["servers"][0]["url"], "http://h/gn");
         assert!(d["paths"]["/api/auth/login"]["post"]["requestBody"].is_object());
+        assert!(d["paths"]["/api/gn_flux/intake/{name}"]["post"]["responses"]["413"].is_object());
     }
 }
