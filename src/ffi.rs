@@ -275,8 +275,11 @@ pub struct Wake {
 /// Waits for the latch (signals), the readable socket `fd`, or `timeout_ms`; then resets the
 /// latch and serves interrupts (barriers, cancels).
 pub fn wait_latch_or_socket(fd: i32, timeout_ms: i64) -> Wake {
-    let events =
-        (pg_sys::WL_LATCH_SET | pg_sys::WL_SOCKET_READABLE | pg_sys::WL_TIMEOUT | pg_sys::WL_POSTMASTER_DEATH) as i32;
+    let mut events = (pg_sys::WL_LATCH_SET | pg_sys::WL_TIMEOUT | pg_sys::WL_POSTMASTER_DEATH) as i32;
+    // (no socket: waiting for a socket event without one is an ERROR, which ended the worker)
+    if fd >= 0 {
+        events |= pg_sys::WL_SOCKET_READABLE as i32;
+    }
     // SAFETY: MyLatch is the worker's own latch; the call only waits.
     let rc =
         unsafe { pg_sys::WaitLatchOrSocket(pg_sys::MyLatch, events, fd, timeout_ms as _, pg_sys::PG_WAIT_EXTENSION) };

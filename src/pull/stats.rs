@@ -71,6 +71,14 @@ impl AnalyzePolicy {
         Ok(())
     }
 
+    /// ANALYZE now, if this role may (the table's owner).
+    pub fn analyze_if_allowed(&self) -> Result<(), GnFluxError> {
+        if self.allowed {
+            self.analyze()?;
+        }
+        Ok(())
+    }
+
     /// For writers that see a table grow a little at a time across many transactions (the API
     /// POST intakes): analyze when the rows changed since the last ANALYZE outnumber what the
     /// statistics know (so they stay within a factor 2 of the truth), if allowed.

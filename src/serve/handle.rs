@@ -309,7 +309,7 @@ fn dispatch(
             super::pages::dispatch(p, req, st, outcome)?
         }
         Route::Login => transaction(|| login(req, st, outcome))?,
-        Route::Intake { name } => transaction(|| super::intake::post(&name, req, st, outcome))?,
+        Route::Intake { name } => transaction(|| super::intake::post(&name, req, outcome))?,
         Route::Modules => transaction(|| {
             let caller = authenticate(req, outcome)?;
             match caller {

@@ -10,7 +10,7 @@
 //! one export; they do not write. The load runs as the worker's role with the mapping the
 //! intake's owner declared (the caller's role needs no privilege on GeoNature's tables).
 
-use super::handle::{authenticate, gn_failure, spi_failure, Caller, Outcome, State, Whole};
+use super::handle::{authenticate, gn_failure, spi_failure, Caller, Outcome, Whole};
 use crate::error::GnFluxError;
 use crate::pull::write::{feed_ids, PageWriter};
 use crate::synthese::{LoadCounts, Loader};
@@ -39,7 +39,7 @@ fn intake(name: &str) -> Result<gn_client::SourceDefinition, ServeError> {
     gn_client::SourceDefinition::from_row_json(&json).map_err(|e| gn_failure(GnFluxError::from(e)))
 }
 
-pub(super) fn post(name: &str, req: &Request, st: &mut State, outcome: &mut Outcome) -> Result<Whole, ServeError> {
+pub(super) fn post(name: &str, req: &Request, outcome: &mut Outcome) -> Result<Whole, ServeError> {
     let caller = authenticate(req, outcome)?;
     let oid = match caller {
         Caller::Anonymous => return Err(ServeError::unauthorized()),
@@ -73,10 +73,43 @@ pub(super) fn post(name: &str, req: &Request, st: &mut State, outcome: &mut Outc
         )));
     }
     let (items, features) = parse_batch(&req.body, *max_items)?;
-    let _ = st;
     let (import_id, rows) = load(name, &opts, items, features, req.body.len()).map_err(gn_failure)?;
     outcome.rows = Some(rows.len() as i64);
     Ok(Whole::json(reply(name, import_id, &rows)))
+}
+
+thread_local! {
+    /// Rows this worker staged per intake since it last refreshed data_json's statistics.
+    static STAGED_SINCE_ANALYZE: std::cell::RefCell<HashMap<String, i64>> = std::cell::RefCell::new(HashMap::new());
+}
+
+/// An intake grows a little at a time, in many transactions, and may hold few rows of a large
+/// staging table: while the statistics say its rows are few, the planner joins a batch against
+/// all of them (a nested loop over the whole intake, slower with every batch). So once this
+/// worker has staged more rows for the intake than the planner believes it has, data_json's key
+/// columns are analyzed again (as a pull does while it runs).
+fn keep_staging_statistics(name: &str, inserted: i64) -> Result<(), GnFluxError> {
+    let since = STAGED_SINCE_ANALYZE.with(|m| {
+        let mut m = m.borrow_mut();
+        let v = m.entry(name.to_string()).or_insert(0);
+        *v += inserted;
+        *v
+    });
+    if since < 1000 {
+        return Ok(());
+    }
+    let plan = Spi::get_one_with_args::<pgrx::Json>(
+        "EXPLAIN (FORMAT JSON) SELECT 1 FROM gn_flux.data_json d WHERE d.source::text = $1 AND d.controler::text = 'data'",
+        &[name.into()],
+    )?;
+    let believed = plan
+        .and_then(|p| p.0.pointer("/0/Plan/Plan Rows").and_then(Value::as_f64))
+        .unwrap_or(0.0);
+    if (since as f64) > believed {
+        crate::pull::stats::AnalyzePolicy::for_data_json()?.analyze_if_allowed()?;
+        STAGED_SINCE_ANALYZE.with(|m| m.borrow_mut().insert(name.to_string(), 0));
+    }
+    Ok(())
 }
 
 /// Stages and loads one batch; returns the run's import_log id and each row's outcome.
@@ -159,7 +192,7 @@ fn load(
     }
     // (batches arrive one transaction at a time: keep the planner's statistics of the tables
     // they grow close to the truth, as a pull does while it runs)
-    crate::pull::stats::AnalyzePolicy::for_data_json()?.analyze_if_stale("gn_flux.data_json")?;
+    keep_staging_statistics(name, counts.inserted)?;
     if loader.is_some() {
         crate::pull::stats::AnalyzePolicy::for_synthese()?.analyze_if_stale("gn_synthese.synthese")?;
     }

@@ -235,6 +235,18 @@ feeds_cleanup
 [ "$rc" = 0 ] || die "other flows: tests/e2e/feeds.py failed"
 
 step "API POST: observations posted to an intake through the API workers, loaded into the GeoNature fixture; another GeoNature's v_synthese_sinp (labels) pulled as a JSON API"
+# First, workers configured for a database without gn_flux wait for it quietly (one LOG line),
+# without an ERROR every few seconds (they used to wait on a socket they did not have).
+PG_LOG="/var/log/postgresql/postgresql-${PG_MAJOR}-${CLUSTER}.log"
+sed -i "s/^gn_flux.api_database = .*/gn_flux.api_database = 'postgres'/" "$API_CONF"
+log_from=$(($(wc -l <"$PG_LOG") + 1))
+start_cluster "$CLUSTER"
+sleep 7
+waiting="$(tail -n "+$log_from" "$PG_LOG" | grep -c 'gn_flux api: waiting for database "postgres"' || true)"
+errors="$(tail -n "+$log_from" "$PG_LOG" | grep -c 'cannot wait on socket event' || true)"
+[ "$waiting" -ge 1 ] && [ "$errors" = 0 ] ||
+  die "API workers waiting for a database without gn_flux: $waiting waiting line(s), $errors socket error(s) in the log"
+echo "ok - API workers wait quietly for a database without gn_flux ($waiting LOG line(s), no error)"
 sed -i "s/^gn_flux.api_database = .*/gn_flux.api_database = 'gn_flux_feeds'/" "$API_CONF"
 start_cluster "$CLUSTER"
 for i in $(seq 1 100); do
