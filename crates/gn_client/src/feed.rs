@@ -114,6 +114,8 @@ pub struct WfsOptions {
     /// SORTBY attribute (a stable total order is needed to page).
     pub sort: String,
     pub bbox: Option<[f64; 4]>,
+    /// The geometry property the bbox applies to (default: the layer's default geometry).
+    pub geometry_name: Option<String>,
     /// Equality filters on attributes.
     pub filter: Vec<(String, String)>,
 }
@@ -316,6 +318,7 @@ impl FeedOptions {
                         "sort",
                         "bbox",
                         "filter",
+                        "geometry_name",
                     ],
                 )?;
                 let typename = text(obj, "typename")?.ok_or_else(|| {
@@ -376,6 +379,13 @@ impl FeedOptions {
                     geojson_format: text(obj, "geojson_format")?.unwrap_or_else(|| "geojson".into()),
                     sort,
                     bbox: bbox(obj)?,
+                    geometry_name: match text(obj, "geometry_name")? {
+                        Some(g) => {
+                            check_name("geometry_name", &g)?;
+                            Some(g)
+                        }
+                        None => None,
+                    },
                     filter,
                 })
             }
@@ -1045,9 +1055,16 @@ impl FeedWalk {
     fn wfs_filter(&self, w: &WfsOptions) -> Option<String> {
         let mut terms = Vec::new();
         if let Some(b) = w.bbox {
+            // (without a ValueReference the BBOX applies to the layer's default geometry, FES 2.0;
+            // options.geometry_name names another one)
+            let reference = w
+                .geometry_name
+                .as_ref()
+                .map(|g| format!("<fes:ValueReference>{}</fes:ValueReference>", xml_escape(g)))
+                .unwrap_or_default();
             terms.push(format!(
-                "<fes:BBOX><fes:ValueReference>{geom}</fes:ValueReference><gml:Envelope srsName=\"urn:ogc:def:crs:EPSG::{srid}\"><gml:lowerCorner>{} {}</gml:lowerCorner><gml:upperCorner>{} {}</gml:upperCorner></gml:Envelope></fes:BBOX>",
-                b[0], b[1], b[2], b[3], geom = "msGeometry", srid = self.opts.srid
+                "<fes:BBOX>{reference}<gml:Envelope srsName=\"urn:ogc:def:crs:EPSG::{srid}\"><gml:lowerCorner>{} {}</gml:lowerCorner><gml:upperCorner>{} {}</gml:upperCorner></gml:Envelope></fes:BBOX>",
+                b[0], b[1], b[2], b[3], srid = self.opts.srid
             ));
         }
         for (k, v) in &w.filter {
