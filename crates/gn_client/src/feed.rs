@@ -217,6 +217,11 @@ fn text(obj: &Map<String, Value>, key: &str) -> Result<Option<String>, Definitio
     }
 }
 
+/// A required string option, with what to give when it is missing.
+fn required_text(obj: &Map<String, Value>, key: &str, message: &str, hint: &str) -> Result<String, DefinitionError> {
+    text(obj, key)?.ok_or_else(|| invalid(message, hint))
+}
+
 fn bbox(obj: &Map<String, Value>) -> Result<Option<[f64; 4]>, DefinitionError> {
     let Some(v) = obj.get("bbox") else { return Ok(None) };
     let hint = "Give \"bbox\": [minx, miny, maxx, maxy] in the source's coordinates (options.srid).";
@@ -321,12 +326,7 @@ impl FeedOptions {
                         "geometry_name",
                     ],
                 )?;
-                let typename = text(obj, "typename")?.ok_or_else(|| {
-                    invalid(
-                        "a wfs source needs options.typename",
-                        "Give the layer's type name as the server's GetCapabilities lists it, e.g. '{\"typename\": \"ms:observations\", \"sort\": \"id\"}'.",
-                    )
-                })?;
+                let typename = required_text(obj, "typename", "a wfs source needs options.typename", "Give the layer's type name as the server's GetCapabilities lists it, e.g. '{\"typename\": \"ms:observations\", \"sort\": \"id\"}'.")?;
                 check_name("typename", &typename)?;
                 let output = text(obj, "output")?.unwrap_or_else(|| "geojson".into());
                 if !matches!(output.as_str(), "geojson" | "gml") {
@@ -391,12 +391,7 @@ impl FeedOptions {
             }
             "ogcapi" => {
                 allowed(kind, obj, &["collection", "bbox", "datetime"])?;
-                let collection = text(obj, "collection")?.ok_or_else(|| {
-                    invalid(
-                        "an ogcapi source needs options.collection",
-                        "Give the collection id, e.g. '{\"collection\": \"observations\"}'; the url is the API's landing page.",
-                    )
-                })?;
+                let collection = required_text(obj, "collection", "an ogcapi source needs options.collection", "Give the collection id, e.g. '{\"collection\": \"observations\"}'; the url is the API's landing page.")?;
                 check_name("collection", &collection)?;
                 KindOptions::OgcApi(OgcOptions {
                     collection,
@@ -495,12 +490,7 @@ impl FeedOptions {
             }
             "post" => {
                 allowed(kind, obj, &["role", "max_items"])?;
-                let role = text(obj, "role")?.ok_or_else(|| {
-                    invalid(
-                        "an intake (kind post) needs options.role",
-                        "Name the role whose members may post into it, e.g. '{\"role\": \"gn_flux_writers\"}' (GRANT gn_flux_writers TO app_role).",
-                    )
-                })?;
+                let role = required_text(obj, "role", "an intake (kind post) needs options.role", "Name the role whose members may post into it, e.g. '{\"role\": \"gn_flux_writers\"}' (GRANT gn_flux_writers TO app_role).")?;
                 check_name("role", &role)?;
                 let max_items = match obj.get("max_items") {
                     None | Some(Value::Null) => POST_MAX_ITEMS_DEFAULT,

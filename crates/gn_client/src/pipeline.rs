@@ -120,6 +120,22 @@ pub struct PullStats {
     pub late_deletions: Vec<i64>,
 }
 
+impl PullStats {
+    /// The session's counters (requests, retries, logins, bytes, server dates); the walk's own
+    /// fields are left at their defaults.
+    fn of_session(st: &crate::session::SessionStats, server_date_first: Option<DateTime<Utc>>) -> PullStats {
+        PullStats {
+            requests: st.requests,
+            retries: st.retries,
+            logins: st.logins,
+            bytes: st.bytes,
+            server_date: st.server_date,
+            server_date_first,
+            ..PullStats::default()
+        }
+    }
+}
+
 /// What the worker reports.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Event {
@@ -365,20 +381,12 @@ fn run_feed(
         max_modified = max_modified.max(prepared.max_derniere_action);
         send(tx, cancel, Event::Page(prepared))?;
     }
-    let st = session.stats();
     let stats = PullStats {
         pages: walk.pages_delivered(),
-        requests: st.requests,
-        retries: st.retries,
-        logins: 0,
-        bytes: st.bytes,
-        keyset_fallback: false,
-        server_date: st.server_date,
-        server_date_first,
         complete: walk.is_complete(),
         passes: walk.passes(),
         max_derniere_action: max_modified,
-        late_deletions: Vec::new(),
+        ..PullStats::of_session(session.stats(), server_date_first)
     };
     send(tx, cancel, Event::Finished(stats))
 }
@@ -417,20 +425,14 @@ fn run(cfg: SourceConfig, plan: PullPlan, cancel: &CancelFlag, tx: &SyncSender<E
         max_derniere_action = max_derniere_action.max(prepared.max_derniere_action);
         send(tx, cancel, Event::Page(prepared))?;
     }
-    let st = session.stats();
     let stats = PullStats {
         pages: walk.pages_delivered(),
-        requests: st.requests,
-        retries: st.retries,
-        logins: st.logins,
-        bytes: st.bytes,
         keyset_fallback: walk.keyset_fallback(),
-        server_date: st.server_date,
-        server_date_first,
         complete: walk.is_complete(),
         passes: walk.passes(),
         max_derniere_action,
         late_deletions: walk.new_deletions().to_vec(),
+        ..PullStats::of_session(session.stats(), server_date_first)
     };
     send(tx, cancel, Event::Finished(stats))
 }
