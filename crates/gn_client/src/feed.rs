@@ -934,6 +934,24 @@ impl FeedWalk {
         )
     }
 
+    /// GETs one page as JSON: the reply, the array at `pointer` (taken out of it) and the body's
+    /// size; `shape` says what was expected when there is no array there.
+    fn json_items(
+        &mut self,
+        session: &mut Session,
+        url: &str,
+        accept: &str,
+        pointer: &str,
+        shape: &str,
+    ) -> Result<(Value, Vec<Value>, u64), ClientError> {
+        let body = self.get(session, url, accept)?;
+        let mut v = self.json(url, &body)?;
+        match v.pointer_mut(pointer).map(Value::take) {
+            Some(Value::Array(items)) => Ok((v, items, body.len() as u64)),
+            _ => Err(self.protocol(url, format!("{shape}: {}", crate::error::excerpt(&body, 200)))),
+        }
+    }
+
     fn json(&self, url: &str, body: &[u8]) -> Result<Value, ClientError> {
         serde_json::from_slice(body).map_err(|e| ClientError::MalformedBody {
             url: redact_url(url.split('?').next().unwrap_or(url)),
@@ -1185,14 +1203,8 @@ impl FeedWalk {
                 params.push(("STARTINDEX".into(), start.to_string()));
                 params.push(("COUNT".into(), self.page_size.to_string()));
                 let url = self.url("", &params);
-                let (accept, gml) = if w.output == "gml" {
-                    ("application/gml+xml; version=3.2", true)
-                } else {
-                    ("application/json, application/geo+json", false)
-                };
-                let body = self.get(session, &url, accept)?;
-                let bytes = body.len() as u64;
-                let items = if gml {
+                let (items, bytes) = if w.output == "gml" {
+                    let body = self.get(session, &url, "application/gml+xml; version=3.2")?;
                     let text = String::from_utf8_lossy(&body);
                     if text.contains("ExceptionReport") {
                         return Err(self.protocol(
@@ -1200,19 +1212,14 @@ impl FeedWalk {
                             format!("the WFS server refused the request: {}", exception_text(&text)),
                         ));
                     }
-                    crate::gml::features(&text)
-                        .map_err(|e| self.protocol(&url, format!("cannot read the GML reply: {e}")))?
+                    let items = crate::gml::features(&text)
+                        .map_err(|e| self.protocol(&url, format!("cannot read the GML reply: {e}")))?;
+                    (items, body.len() as u64)
                 } else {
-                    let v = self.json(&url, &body)?;
-                    match v.get("features") {
-                        Some(Value::Array(a)) => a.clone(),
-                        _ => {
-                            return Err(self.protocol(
-                                &url,
-                                format!("not a GeoJSON FeatureCollection: {}", crate::error::excerpt(&body, 200)),
-                            ))
-                        }
-                    }
+                    let accept = "application/json, application/geo+json";
+                    let (_, items, bytes) =
+                        self.json_items(session, &url, accept, "/features", "not a GeoJSON FeatureCollection")?;
+                    (items, bytes)
                 };
                 if items.is_empty() {
                     let after = self.wfs_hits(session, w)?;
@@ -1258,15 +1265,9 @@ impl FeedWalk {
             State::Link(u) => u,
             _ => return Ok(Step::EndOfPass(None)),
         };
-        let body = self.get(session, &url, "application/geo+json, application/json")?;
-        let bytes = body.len() as u64;
-        let v = self.json(&url, &body)?;
-        let Some(Value::Array(items)) = v.get("features") else {
-            return Err(self.protocol(
-                &url,
-                format!("not a GeoJSON FeatureCollection: {}", crate::error::excerpt(&body, 200)),
-            ));
-        };
+        let accept = "application/geo+json, application/json";
+        let (v, items, bytes) =
+            self.json_items(session, &url, accept, "/features", "not a GeoJSON FeatureCollection")?;
         if matches!(self.state, State::Start) {
             self.expected = v.get("numberMatched").and_then(Value::as_u64);
         }
@@ -1282,7 +1283,6 @@ impl FeedWalk {
             .and_then(|l| l.get("href"))
             .and_then(Value::as_str)
             .map(str::to_string);
-        let items = items.clone();
         if items.is_empty() {
             return Ok(Step::EndOfPass(None));
         }
@@ -1537,16 +1537,13 @@ impl FeedWalk {
                 }
                 let limit = self.page_size.min(GBIF_OFFSET_CAP - offset);
                 let url = self.gbif_url(&range, offset, limit);
-                let body = self.get(session, &url, "application/json")?;
-                let bytes = body.len() as u64;
-                let v = self.json(&url, &body)?;
-                let Some(Value::Array(items)) = v.get("results") else {
-                    return Err(self.protocol(
-                        &url,
-                        format!("no results in GBIF's reply: {}", crate::error::excerpt(&body, 200)),
-                    ));
-                };
-                let items = items.clone();
+                let (v, items, bytes) = self.json_items(
+                    session,
+                    &url,
+                    "application/json",
+                    "/results",
+                    "no results in GBIF's reply",
+                )?;
                 let end = v.get("endOfRecords").and_then(Value::as_bool).unwrap_or(false) || items.is_empty();
                 let count = v.get("count").and_then(Value::as_u64).unwrap_or(count);
                 let next_offset = offset + items.len() as u64;
