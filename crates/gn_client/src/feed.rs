@@ -603,31 +603,18 @@ pub fn name_uuid(name: &str) -> String {
     b[6] = (b[6] & 0x0f) | 0x30;
     b[8] = (b[8] & 0x3f) | 0x80;
     let hex: String = b.iter().map(|x| format!("{x:02x}")).collect();
-    format!(
-        "{}-{}-{}-{}-{}",
-        &hex[0..8],
-        &hex[8..12],
-        &hex[12..16],
-        &hex[16..20],
-        &hex[20..32]
-    )
+    gn_protocol::value::normalize_uuid(&hex).unwrap_or(hex)
 }
 
+/// A uuid as an item gives it (GeoNature's grammar, `gn_protocol::value::normalize_uuid`, also
+/// behind a `urn:uuid:` prefix), lower-case hyphenated.
 fn canonical_uuid(s: &str) -> Option<String> {
-    let t = s.trim().to_ascii_lowercase();
-    let t = t.strip_prefix("urn:uuid:").unwrap_or(&t);
-    let hex: String = t.chars().filter(|c| *c != '-').collect();
-    if hex.len() != 32 || !hex.chars().all(|c| c.is_ascii_hexdigit()) {
-        return None;
-    }
-    Some(format!(
-        "{}-{}-{}-{}-{}",
-        &hex[0..8],
-        &hex[8..12],
-        &hex[12..16],
-        &hex[16..20],
-        &hex[20..32]
-    ))
+    let t = s.trim();
+    let t = match t.get(..9) {
+        Some(p) if p.eq_ignore_ascii_case("urn:uuid:") => &t[9..],
+        _ => t,
+    };
+    gn_protocol::value::normalize_uuid(t)
 }
 
 /// Prepares one raw item of a feed. `feature`: a GeoJSON feature (WFS, OGC API), whose
